@@ -1,0 +1,2 @@
+# Empty compiler generated dependencies file for shmkit_testlib.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,227 @@
+/*
+ * shmkit.h: shared memory between processes on one host, behind one interface.
+ *
+ * This is shmkit's only public header. A segment is named by a spec string
+ * ("posix:/name", "sysv:0x1234", "sysv:id=7", "sysv:/path#1", "file:/path",
+ * "memfd:name", "fd:3", "anon:") and reached through the same handful of
+ * calls whatever the backend: create, attach, detach, destroy, resize.
+ *
+ * Conventions, everywhere in the library:
+ *  - Every fallible function returns 0 (or a count) on success and a negative
+ *    errno value on failure; shmkit_strerror() turns it into text.
+ *  - Output parameters are written only on success.
+ *  - A failure part-way backs out everything done so far: no half-made
+ *    segment, descriptor or mapping is left behind.
+ *  - Every descriptor shmkit opens is close-on-exec from birth.
+ *  - The library never prints, never exits and keeps no global error state.
+ *  - Handles are not thread-safe: one thread uses a handle at a time. Distinct
+ *    handles may be used from distinct threads freely.
+ */
+#ifndef SHMKIT_H
+#define SHMKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMKIT_VERSION_MAJOR 0
+#define SHMKIT_VERSION_MINOR 1
+#define SHMKIT_VERSION_PATCH 0
+/* One number that compares: 0x00MMmmpp. */
+#define SHMKIT_VERSION_HEX                                                    \
+	((SHMKIT_VERSION_MAJOR << 16) | (SHMKIT_VERSION_MINOR << 8) |          \
+	 SHMKIT_VERSION_PATCH)
+
+#if defined(SHMKIT_BUILDING) && defined(__GNUC__)
+#define SHMKIT_EXTERN __attribute__((visibility("default")))
+#else
+#define SHMKIT_EXTERN
+#endif
+
+/* The library's version as SHMKIT_VERSION_HEX, and as "M.m.p". */
+SHMKIT_EXTERN unsigned int shmkit_version(void);
+SHMKIT_EXTERN const char *shmkit_version_string(void);
+
+/*
+ * Text for a negative errno returned by shmkit (or a positive one). Never
+ * NULL; the string is static.
+ */
+SHMKIT_EXTERN const char *shmkit_strerror(int err);
+
+/* The symbolic name of an error ("ENOENT"), or "UNKNOWN". */
+SHMKIT_EXTERN const char *shmkit_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Segments                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* An attached segment. Opaque; made by create/attach, freed by detach/destroy. */
+typedef struct shmkit_seg shmkit_seg;
+
+typedef enum shmkit_backend {
+	SHMKIT_BACKEND_NONE = 0,
+	SHMKIT_BACKEND_POSIX, /* shm_open: a name under /dev/shm */
+	SHMKIT_BACKEND_SYSV,  /* shmget: an integer key or id */
+	SHMKIT_BACKEND_FILE,  /* a file mapped MAP_SHARED (tmpfs, disk, hugetlbfs) */
+	SHMKIT_BACKEND_MEMFD, /* memfd_create: no global name, shared by fd */
+	SHMKIT_BACKEND_FD,    /* an inherited or received descriptor */
+	SHMKIT_BACKEND_ANON,  /* MAP_SHARED|MAP_ANONYMOUS, shared across fork */
+	SHMKIT_BACKEND_WIN,   /* Windows named file mappings (Windows builds) */
+	SHMKIT_BACKEND_COUNT_
+} shmkit_backend;
+
+/* "posix", "sysv", ... or "?" for a value out of range. */
+SHMKIT_EXTERN const char *shmkit_backend_name(shmkit_backend b);
+
+typedef enum shmkit_opcode {
+	SHMKIT_OP_CREATE,
+	SHMKIT_OP_ATTACH,
+	SHMKIT_OP_DETACH,
+	SHMKIT_OP_DESTROY,
+	SHMKIT_OP_RESIZE
+} shmkit_opcode;
+
+/* shmkit_opts.flags */
+#define SHMKIT_F_RDONLY    0x0001u /* attach: map read-only */
+#define SHMKIT_F_PREFAULT  0x0002u /* map with MAP_POPULATE: no page faults later */
+#define SHMKIT_F_HUGE      0x0004u /* back with huge pages; -ENOTSUP/-ENOMEM if the host has none */
+#define SHMKIT_F_NORESERVE 0x0008u /* create: skip reserving the size (sparse; SIGBUS risk is the caller's) */
+#define SHMKIT_F_OWNER     0x0010u /* attach: refuse (-EPERM) a segment not owned by opts.owner */
+#define SHMKIT_F_GROUP     0x0020u /* create: give the segment to group opts.group */
+#define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers */
+
+/*
+ * Options for create and attach. A NULL pointer, or an all-zero struct, means
+ * the defaults: mode 0600, read-write, no prefault, normal pages, size
+ * reserved at create.
+ */
+typedef struct shmkit_opts {
+	unsigned int mode;  /* create: permission bits; 0 means 0600 */
+	unsigned int flags; /* SHMKIT_F_* */
+	uid_t owner;        /* with SHMKIT_F_OWNER */
+	gid_t group;        /* with SHMKIT_F_GROUP */
+} shmkit_opts;
+
+/*
+ * The single dispatch entry, after PostgreSQL's dsm_impl_op().
+ *
+ *  CREATE  spec, size > 0, opts -> *seg. Exclusive: -EEXIST if the name is
+ *          taken. The size is reserved for real (posix_fallocate or the
+ *          backend's equivalent) unless SHMKIT_F_NORESERVE, so a full tmpfs
+ *          gives -ENOSPC here rather than SIGBUS later.
+ *  ATTACH  spec, opts -> *seg. size must be 0: the size is learnt from the
+ *          object itself. -ENOENT if it does not exist.
+ *  DETACH  *seg: unmap and free the handle; the segment stays. *seg = NULL.
+ *  DESTROY *seg: remove the name, then detach. *seg = NULL.
+ *  RESIZE  *seg, size: grow or shrink, moving the mapping if needed
+ *          (shmkit_addr() may change). -ENOTSUP on sysv and anon.
+ *
+ * For DETACH, DESTROY and RESIZE spec may be NULL. Returns 0 or a negative
+ * errno: -EINVAL for a malformed spec, size or opcode.
+ */
+SHMKIT_EXTERN int shmkit_op(shmkit_opcode op, const char *spec, size_t size,
+			    const shmkit_opts *opts, shmkit_seg **seg);
+
+/* Named wrappers over shmkit_op(). */
+SHMKIT_EXTERN int shmkit_create(const char *spec, size_t size,
+				const shmkit_opts *opts, shmkit_seg **ret_seg);
+SHMKIT_EXTERN int shmkit_attach(const char *spec, const shmkit_opts *opts,
+				shmkit_seg **ret_seg);
+/* Unmap and free the handle; the segment stays. NULL is a no-op. */
+SHMKIT_EXTERN int shmkit_detach(shmkit_seg *seg);
+/*
+ * Remove the segment's name and detach. Processes still attached keep their
+ * mapping until they detach. NULL is a no-op. Even when removing the name
+ * fails, the handle is freed and the error returned.
+ */
+SHMKIT_EXTERN int shmkit_destroy(shmkit_seg *seg);
+/* Grow or shrink; the address may move. -ENOTSUP where the backend cannot. */
+SHMKIT_EXTERN int shmkit_resize(shmkit_seg *seg, size_t size);
+/* Remove a segment by name without attaching. -ENOENT if there is none. */
+SHMKIT_EXTERN int shmkit_unlink(const char *spec);
+
+/* Accessors. They never fail on a valid handle. */
+SHMKIT_EXTERN void *shmkit_addr(const shmkit_seg *seg);
+SHMKIT_EXTERN size_t shmkit_size(const shmkit_seg *seg);
+/* The canonical spec ("posix:/x", "sysv:id=5", ...); valid while attached. */
+SHMKIT_EXTERN const char *shmkit_spec(const shmkit_seg *seg);
+SHMKIT_EXTERN shmkit_backend shmkit_backend_of(const shmkit_seg *seg);
+/* The descriptor behind the mapping (owned by the handle), or -EBADF for
+ * backends without one (sysv, anon). */
+SHMKIT_EXTERN int shmkit_fd(const shmkit_seg *seg);
+
+/*
+ * Pass a segment with a descriptor (memfd, posix, file, fd) to another process
+ * over a connected AF_UNIX socket, with its size and name (SCM_RIGHTS).
+ * -EBADF for a backend without a descriptor.
+ */
+SHMKIT_EXTERN int shmkit_send_fd(int sock, const shmkit_seg *seg);
+/*
+ * Receive what shmkit_send_fd() sent and attach it. The received handle
+ * reports the sender's spec and backend; its size is taken from the
+ * descriptor (fstat), never from the message.
+ */
+SHMKIT_EXTERN int shmkit_recv_fd(int sock, const shmkit_opts *opts,
+				 shmkit_seg **ret_seg);
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                             */
+/* ------------------------------------------------------------------------ */
+
+#define SHMKIT_SPEC_MAX 4160 /* longest canonical spec, with its NUL */
+
+typedef struct shmkit_info {
+	char spec[SHMKIT_SPEC_MAX]; /* canonical spec: attachable as is */
+	shmkit_backend backend;
+	uint64_t size;
+	uid_t uid; /* owner */
+	gid_t gid;
+	unsigned int mode; /* permission bits */
+	long nattch;       /* attaches the kernel counts (sysv), else -1 */
+	long nprocs;       /* processes that map it (from /proc/PID/maps), -1 if unknown */
+	int key;           /* sysv key (0 for IPC_PRIVATE); 0 elsewhere */
+	int shmid;         /* sysv id; -1 elsewhere */
+	int64_t mtime;     /* last change, seconds since the epoch */
+	unsigned int flags; /* SHMKIT_INFO_* */
+} shmkit_info;
+
+/* shmkit_info.flags */
+#define SHMKIT_INFO_REMOVED 0x0001u /* sysv: marked for removal, still attached */
+
+/*
+ * Called once per segment by shmkit_list(). Return 0 to go on, anything else
+ * to stop the walk (shmkit_list then returns that value).
+ */
+typedef int (*shmkit_list_cb)(const shmkit_info *info, void *arg);
+
+/* shmkit_list() flags: which backends to walk; 0 means all. */
+#define SHMKIT_LIST_POSIX 0x1u
+#define SHMKIT_LIST_SYSV  0x2u
+#define SHMKIT_LIST_NOPROCS 0x100u /* skip the /proc/PID/maps scan (nprocs = -1) */
+
+/*
+ * Walk every segment on the host: POSIX ones from /dev/shm, System V ones
+ * from /proc/sysvipc/shm. Returns the number of segments reported, the
+ * callback's nonzero return if it stopped the walk, or a negative errno.
+ */
+SHMKIT_EXTERN int shmkit_list(unsigned int flags, shmkit_list_cb cb, void *arg);
+
+/* Describe one segment by spec without attaching it. -ENOENT if absent. */
+SHMKIT_EXTERN int shmkit_stat(const char *spec, shmkit_info *ret_info);
+
+/*
+ * The processes that map a segment (from /proc/PID/maps where readable).
+ * Writes up to max pids and returns how many processes there are in all
+ * (which may exceed max).
+ */
+SHMKIT_EXTERN int shmkit_who(const char *spec, pid_t *pids, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMKIT_H */

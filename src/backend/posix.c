@@ -1,0 +1,84 @@
+/*
+ * posix.c: POSIX shared memory (shm_open), the backend most users want.
+ *
+ * The object is a file in /dev/shm (tmpfs); it lives until shm_unlink() and
+ * the last mapping are gone, across crashes of everyone who used it. The
+ * handle keeps its descriptor open: resize needs it, shmkit_fd() hands it
+ * out, and shmkit_send_fd() can pass it on. glibc's shm_open() already adds
+ * O_NOFOLLOW and O_CLOEXEC; we pass O_CLOEXEC anyway to say so.
+ *
+ * Huge pages: /dev/shm is ordinary tmpfs, so SHMKIT_F_HUGE is refused with
+ * -ENOTSUP; memfd: (MFD_HUGETLB) or file: on a hugetlbfs mount gives them.
+ */
+#include "../internal.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int open_retry(const char *name, int oflag, mode_t mode)
+{
+	int fd;
+	do {
+		fd = shm_open(name, oflag | O_CLOEXEC, mode);
+	} while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
+static int posix_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
+			const shmkit_opts *o)
+{
+	int fd, r;
+
+	if (seg->flags & SHMKIT_F_HUGE)
+		return -ENOTSUP;
+	fd = open_retry(sp->name, O_RDWR | O_CREAT | O_EXCL,
+			(mode_t)shmkit__mode(o));
+	if (fd < 0)
+		return fd;
+	r = shmkit__fd_create_finish(seg, fd, size, o);
+	if (r < 0) {
+		(void)shm_unlink(sp->name);
+		shmkit__close(fd);
+	}
+	return r;
+}
+
+static int posix_attach(shmkit_seg *seg, const shmkit__spec *sp,
+			const shmkit_opts *o)
+{
+	int fd, r;
+
+	if (seg->flags & SHMKIT_F_HUGE)
+		return -ENOTSUP;
+	fd = open_retry(sp->name,
+			(seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR, 0);
+	if (fd < 0)
+		return fd;
+	r = shmkit__fd_attach_finish(seg, fd, o);
+	if (r < 0)
+		shmkit__close(fd);
+	return r;
+}
+
+static int posix_unlink(const shmkit__spec *sp)
+{
+	return shm_unlink(sp->name) < 0 ? -errno : 0;
+}
+
+static int posix_remove(shmkit_seg *seg)
+{
+	/* seg->spec is "posix:/name". */
+	return shm_unlink(seg->spec + sizeof("posix:") - 1) < 0 ? -errno : 0;
+}
+
+const shmkit__backend shmkit__backend_posix = {
+	.id = SHMKIT_BACKEND_POSIX,
+	.name = "posix",
+	.create = posix_create,
+	.attach = posix_attach,
+	.detach = shmkit__fd_detach,
+	.remove = posix_remove,
+	.resize = shmkit__fd_resize,
+	.unlink = posix_unlink,
+};

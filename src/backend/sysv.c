@@ -1,0 +1,159 @@
+/*
+ * sysv.c: System V shared memory (shmget/shmat/shmdt/shmctl).
+ *
+ * Segments are named by an integer key ("sysv:0x1234"), a key derived from
+ * a path ("sysv:/path#1", ftok), a fresh private key ("sysv:private", create
+ * only; the handle then reports "sysv:id=N"), or the id that ipcs shows
+ * ("sysv:id=N", attach only). They live until IPC_RMID and the last detach.
+ *
+ * There is no descriptor, so resize is -ENOTSUP (shmget cannot change a
+ * segment's size) and shmkit_fd() is -EBADF. There is no tmpfs to fill
+ * either: the kernel accounts the size at shmget (unless SHM_NORESERVE) and
+ * limits it by shmmax/shmall, so "no space" shows up as -EINVAL or -ENOSPC
+ * from shmget itself. Unlike open(), shmget() ignores the umask, so the mode
+ * is exact.
+ */
+#include "../internal.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+
+static int spec_key(const shmkit__spec *sp, key_t *key)
+{
+	if (sp->by_ftok) {
+		key_t k = ftok(sp->name, sp->proj);
+		if (k == (key_t)-1)
+			return -errno;
+		*key = k;
+		return 0;
+	}
+	*key = sp->key;
+	return 0;
+}
+
+/* Resolve a spec to a shmid without creating anything. */
+static int lookup(const shmkit__spec *sp)
+{
+	key_t key;
+	int id, r;
+
+	if (sp->by_id)
+		return sp->shmid;
+	if (!sp->by_ftok && sp->key == IPC_PRIVATE)
+		return -EINVAL; /* a private segment has no key to find it by */
+	r = spec_key(sp, &key);
+	if (r < 0)
+		return r;
+	id = shmget(key, 0, 0);
+	return id < 0 ? -errno : id;
+}
+
+static int map_id(shmkit_seg *seg, int id, size_t size)
+{
+	void *p = shmat(id, NULL, (seg->flags & SHMKIT_F_RDONLY) ? SHM_RDONLY : 0);
+
+	if (p == (void *)-1)
+		return -errno;
+	if (seg->flags & SHMKIT_F_PREFAULT)
+		(void)madvise(p, size, (seg->flags & SHMKIT_F_RDONLY)
+					       ? MADV_WILLNEED
+					       : MADV_POPULATE_WRITE);
+	seg->addr = p;
+	seg->size = size;
+	seg->shmid = id;
+	return 0;
+}
+
+static int sysv_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
+		       const shmkit_opts *o)
+{
+	int flags = IPC_CREAT | IPC_EXCL | (int)shmkit__mode(o);
+	struct shmid_ds ds;
+	key_t key;
+	int id, r;
+
+	if (sp->by_id)
+		return -EINVAL; /* ids are handed out by the kernel */
+	r = spec_key(sp, &key);
+	if (r < 0)
+		return r;
+	if (seg->flags & SHMKIT_F_HUGE)
+		flags |= SHM_HUGETLB;
+	if (seg->flags & SHMKIT_F_NORESERVE)
+		flags |= SHM_NORESERVE;
+	id = shmget(key, size, flags);
+	if (id < 0)
+		return -errno;
+	if (shmkit__flags(o) & SHMKIT_F_GROUP) {
+		if (shmctl(id, IPC_STAT, &ds) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		ds.shm_perm.gid = o->group;
+		if (shmctl(id, IPC_SET, &ds) < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	r = map_id(seg, id, size);
+	if (r < 0)
+		goto fail;
+	if (key == IPC_PRIVATE)
+		snprintf(seg->spec, sizeof(seg->spec), "sysv:id=%d", id);
+	return 0;
+fail:
+	(void)shmctl(id, IPC_RMID, NULL);
+	return r;
+}
+
+static int sysv_attach(shmkit_seg *seg, const shmkit__spec *sp,
+		       const shmkit_opts *o)
+{
+	struct shmid_ds ds;
+	int id;
+
+	id = lookup(sp);
+	if (id < 0)
+		return id;
+	if (shmctl(id, IPC_STAT, &ds) < 0) /* EINVAL: no such id */
+		return errno == EIDRM || errno == EINVAL ? -ENOENT : -errno;
+	if ((shmkit__flags(o) & SHMKIT_F_OWNER) && ds.shm_perm.uid != o->owner)
+		return -EPERM;
+	return map_id(seg, id, ds.shm_segsz);
+}
+
+static int sysv_detach(shmkit_seg *seg)
+{
+	int r = 0;
+	if (seg->addr && shmdt(seg->addr) < 0)
+		r = -errno;
+	seg->addr = NULL;
+	return r;
+}
+
+static int sysv_remove(shmkit_seg *seg)
+{
+	return shmctl(seg->shmid, IPC_RMID, NULL) < 0 ? -errno : 0;
+}
+
+static int sysv_unlink(const shmkit__spec *sp)
+{
+	int id = lookup(sp);
+	if (id < 0)
+		return id;
+	if (shmctl(id, IPC_RMID, NULL) < 0)
+		return errno == EIDRM || errno == EINVAL ? -ENOENT : -errno;
+	return 0;
+}
+
+const shmkit__backend shmkit__backend_sysv = {
+	.id = SHMKIT_BACKEND_SYSV,
+	.name = "sysv",
+	.create = sysv_create,
+	.attach = sysv_attach,
+	.detach = sysv_detach,
+	.remove = sysv_remove,
+	.resize = NULL, /* shmget cannot change a segment's size */
+	.unlink = sysv_unlink,
+};

@@ -1,0 +1,193 @@
+/*
+ * fdmap.c: the steps every descriptor-backed backend shares (posix, file,
+ * memfd, fd): size, reserve, map, resize, unmap.
+ *
+ * Reservation is the point of this file. ftruncate() on tmpfs only sets the
+ * size; pages are allocated when first touched, and a full tmpfs then kills
+ * the toucher with SIGBUS. PostgreSQL learned this in production and calls
+ * posix_fallocate() at create; so do we, and also when a resize grows the
+ * object, so that "no space" is an error from create or resize, never a
+ * signal later. posix_fallocate() on tmpfs can be interrupted by a signal
+ * (it may take a while for large sizes); EINTR is retried.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void shmkit__close(int fd)
+{
+	int saved = errno;
+	if (fd >= 0)
+		(void)close(fd);
+	errno = saved;
+}
+
+int shmkit__reserve(int fd, size_t size)
+{
+	int r;
+	do {
+		r = posix_fallocate(fd, 0, (off_t)size);
+	} while (r == EINTR);
+	return -r;
+}
+
+static int reserve_range(int fd, size_t from, size_t len)
+{
+	int r;
+	do {
+		r = posix_fallocate(fd, (off_t)from, (off_t)len);
+	} while (r == EINTR);
+	return -r;
+}
+
+static int truncate_to(int fd, size_t size)
+{
+	while (ftruncate(fd, (off_t)size) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+int shmkit__apply_perms(int fd, const shmkit_opts *o)
+{
+	unsigned mode = shmkit__mode(o);
+
+	/* open() applied the umask; 0600 is never narrowed by a sane umask, so
+	 * only pay for fchmod() when the caller asked for more. */
+	if (mode != 0600u && fchmod(fd, (mode_t)mode) < 0)
+		return -errno;
+	if ((shmkit__flags(o) & SHMKIT_F_GROUP) &&
+	    fchown(fd, (uid_t)-1, o->group) < 0)
+		return -errno;
+	return 0;
+}
+
+int shmkit__map_fd(shmkit_seg *seg, int fd, size_t size)
+{
+	int prot = PROT_READ;
+	int flags = MAP_SHARED;
+	void *p;
+
+	if (!(seg->flags & SHMKIT_F_RDONLY))
+		prot |= PROT_WRITE;
+	if (seg->flags & SHMKIT_F_PREFAULT)
+		flags |= MAP_POPULATE;
+	p = mmap(NULL, size, prot, flags, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	seg->addr = p;
+	seg->size = size;
+	return 0;
+}
+
+int shmkit__fd_create_finish(shmkit_seg *seg, int fd, size_t size,
+			     const shmkit_opts *o)
+{
+	int r;
+
+	r = shmkit__apply_perms(fd, o);
+	if (r < 0)
+		return r;
+	r = truncate_to(fd, size);
+	if (r < 0)
+		return r;
+	if (!(seg->flags & SHMKIT_F_NORESERVE)) {
+		r = shmkit__reserve(fd, size);
+		if (r < 0)
+			return r;
+	}
+	r = shmkit__map_fd(seg, fd, size);
+	if (r < 0)
+		return r;
+	seg->fd = fd;
+	return 0;
+}
+
+int shmkit__fd_attach_finish(shmkit_seg *seg, int fd, const shmkit_opts *o)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((shmkit__flags(o) & SHMKIT_F_OWNER) && st.st_uid != o->owner)
+		return -EPERM;
+	if (st.st_size <= 0)
+		return -ENODATA; /* made but not sized yet, or emptied */
+	if ((unsigned long long)st.st_size > (unsigned long long)SIZE_MAX)
+		return -EFBIG;
+	r = shmkit__map_fd(seg, fd, (size_t)st.st_size);
+	if (r < 0)
+		return r;
+	seg->fd = fd;
+	return 0;
+}
+
+int shmkit__fd_resize(shmkit_seg *seg, size_t size)
+{
+	size_t old = seg->size;
+	void *p;
+	int r;
+
+	if (size == old)
+		return 0;
+	if (seg->flags & SHMKIT_F_RDONLY)
+		return -EBADF;
+	if (size > old) {
+		r = truncate_to(seg->fd, size);
+		if (r < 0)
+			return r;
+		if (!(seg->flags & SHMKIT_F_NORESERVE)) {
+			r = reserve_range(seg->fd, old, size - old);
+			if (r < 0)
+				goto undo_grow;
+		}
+		p = mremap(seg->addr, old, size, MREMAP_MAYMOVE);
+		if (p == MAP_FAILED) {
+			r = -errno;
+			goto undo_grow;
+		}
+	} else {
+		/* Shrink the mapping first, so no page of it lies past EOF. */
+		p = mremap(seg->addr, old, size, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		r = truncate_to(seg->fd, size);
+		if (r < 0) {
+			void *q = mremap(p, size, old, MREMAP_MAYMOVE);
+			if (q != MAP_FAILED) {
+				seg->addr = q;
+			} else { /* the smaller map stays valid */
+				seg->addr = p;
+				seg->size = size;
+			}
+			return r;
+		}
+	}
+	seg->addr = p;
+	seg->size = size;
+	return 0;
+
+undo_grow:
+	(void)truncate_to(seg->fd, old);
+	return r;
+}
+
+int shmkit__fd_detach(shmkit_seg *seg)
+{
+	int r = 0;
+
+	if (seg->addr && munmap(seg->addr, seg->size) < 0)
+		r = -errno;
+	seg->addr = NULL;
+	if (seg->fd >= 0 && close(seg->fd) < 0 && r == 0 && errno != EINTR)
+		r = -errno;
+	seg->fd = -1;
+	return r;
+}

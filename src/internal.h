@@ -1,0 +1,128 @@
+/*
+ * internal.h: what the dispatcher, the backends and the upper layers of
+ * shmkit share, and nothing a user sees.
+ *
+ * The design follows PostgreSQL's dsm_impl.c: one table of operations per
+ * backend (struct shmkit__backend), one dispatcher (seg.c) that knows nothing
+ * backend-specific. Each backend lives in src/backend/<name>.c and fills in a
+ * table; the dispatcher parses the spec, allocates the handle, calls the
+ * table and owns the rollback of the handle itself. A backend op either
+ * succeeds completely or undoes what it did and returns a negative errno.
+ */
+#ifndef SHMKIT_INTERNAL_H
+#define SHMKIT_INTERNAL_H
+
+#include "shmkit.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/ipc.h>
+
+#define SHMKIT__HIDDEN __attribute__((visibility("hidden")))
+
+/* POSIX shm names: "/" + up to NAME_MAX-1 bytes; memfd names: 249 bytes. */
+#define SHMKIT__POSIX_NAME_MAX (NAME_MAX)
+#define SHMKIT__MEMFD_NAME_MAX 249
+
+/* A parsed spec. Pure data: parsing touches nothing on the host. */
+typedef struct shmkit__spec {
+	shmkit_backend backend;
+	/* posix: "/name"; file: the path; memfd/anon/win: the name (may be "") */
+	char name[PATH_MAX];
+	/* sysv */
+	key_t key;     /* valid when !by_id and !by_ftok */
+	int shmid;     /* valid when by_id */
+	int proj;      /* ftok project, 1..255, when by_ftok */
+	bool by_id;
+	bool by_ftok;
+	/* fd */
+	int fd;
+} shmkit__spec;
+
+/*
+ * Parse spec into *out. Returns 0 or -EINVAL (malformed), -ENAMETOOLONG
+ * (name over the backend's limit). Touches nothing but *out, and *out only
+ * on success.
+ */
+SHMKIT__HIDDEN int shmkit__spec_parse(const char *spec, shmkit__spec *out);
+
+/* Write the canonical spec for *sp into buf; returns the length or -ENAMETOOLONG. */
+SHMKIT__HIDDEN int shmkit__spec_format(const shmkit__spec *sp, char *buf,
+				       size_t len);
+
+struct shmkit_seg {
+	const struct shmkit__backend *be;
+	void *addr;
+	size_t size;    /* bytes mapped (= the segment's size) */
+	int fd;         /* -1 where the backend has none */
+	int shmid;      /* sysv, else -1 */
+	unsigned flags; /* the opts flags the handle was made with */
+	shmkit_backend reported; /* what shmkit_backend_of() says (recv_fd) */
+	char spec[SHMKIT_SPEC_MAX];
+};
+
+/*
+ * One backend. Every op gets a handle whose fields are at their "empty"
+ * values (fd = -1, addr = NULL) for create/attach, and must leave them that
+ * way on failure.
+ */
+typedef struct shmkit__backend {
+	shmkit_backend id;
+	const char *name;
+	/* make the object exclusively, reserve, map. size > 0, checked. */
+	int (*create)(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
+		      const shmkit_opts *o);
+	/* open the existing object, learn its size, map. */
+	int (*attach)(shmkit_seg *seg, const shmkit__spec *sp,
+		      const shmkit_opts *o);
+	/* unmap and close; always completes, returns the first error. */
+	int (*detach)(shmkit_seg *seg);
+	/* remove the name while still attached (NULL: nothing to remove). */
+	int (*remove)(shmkit_seg *seg);
+	/* change the size; NULL means -ENOTSUP. */
+	int (*resize)(shmkit_seg *seg, size_t size);
+	/* remove by name without attaching (NULL: -ENOTSUP). */
+	int (*unlink)(const shmkit__spec *sp);
+} shmkit__backend;
+
+SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_posix;
+SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_sysv;
+SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_file;
+SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_memfd;
+SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_fd;
+SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_anon;
+
+/* -- Helpers for descriptor-backed backends (src/fdmap.c) ------------------ */
+
+/* PROT_/MAP_ flags and mmap of fd for seg->size; sets seg->addr. */
+SHMKIT__HIDDEN int shmkit__map_fd(shmkit_seg *seg, int fd, size_t size);
+/* Reserve [0,size) for real so later faults cannot SIGBUS (EINTR retried). */
+SHMKIT__HIDDEN int shmkit__reserve(int fd, size_t size);
+/* Apply the create-time mode and group to a fresh object. */
+SHMKIT__HIDDEN int shmkit__apply_perms(int fd, const shmkit_opts *o);
+/* Size the object, reserve it, map it: the tail of every fd-backed create. */
+SHMKIT__HIDDEN int shmkit__fd_create_finish(shmkit_seg *seg, int fd,
+					    size_t size, const shmkit_opts *o);
+/* fstat, check owner, map: the tail of every fd-backed attach. */
+SHMKIT__HIDDEN int shmkit__fd_attach_finish(shmkit_seg *seg, int fd,
+					    const shmkit_opts *o);
+/* ftruncate (+ reserve when growing) and mremap. */
+SHMKIT__HIDDEN int shmkit__fd_resize(shmkit_seg *seg, size_t size);
+/* munmap + close. */
+SHMKIT__HIDDEN int shmkit__fd_detach(shmkit_seg *seg);
+
+/* Close preserving errno, retrying nothing (close must not be retried). */
+SHMKIT__HIDDEN void shmkit__close(int fd);
+
+static inline unsigned shmkit__mode(const shmkit_opts *o)
+{
+	return (o && o->mode) ? (o->mode & 07777u) : 0600u;
+}
+
+static inline unsigned shmkit__flags(const shmkit_opts *o)
+{
+	return o ? o->flags : 0u;
+}
+
+#endif /* SHMKIT_INTERNAL_H */

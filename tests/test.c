@@ -1,0 +1,98 @@
+/* test.c: the harness behind test.h. */
+#include "test.h"
+
+#include <dirent.h>
+#include <poll.h>
+
+int test_skipped_;
+const char *test_skip_reason_;
+
+int test_run(const char *area, const test_case *cases, size_t n)
+{
+	size_t i, passed = 0, skipped = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 0; i < n; i++) {
+		test_skipped_ = 0;
+		cases[i].fn();
+		if (test_skipped_) {
+			printf("SKIP %s.%s: %s\n", area, cases[i].name,
+			       test_skip_reason_);
+			skipped++;
+		} else {
+			printf("ok   %s.%s\n", area, cases[i].name);
+			passed++;
+		}
+	}
+	if (test_leftovers()) {
+		fprintf(stderr, "%s: the tests left segments in /dev/shm\n", area);
+		return 1;
+	}
+	printf("%s: %zu passed, 0 failed, %zu skipped\n", area, passed, skipped);
+	return passed == 0 && skipped > 0 ? TEST_SKIP_CODE : 0;
+}
+
+int test_wait_child(pid_t pid, int timeout_ms, const char *what)
+{
+	struct timespec t0, now;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			FAIL_("waitpid(%s): %s", what, strerror(errno));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+			    (now.tv_nsec - t0.tv_nsec) / 1000000 >
+		    timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			FAIL_("%s: child %d still running after %d ms; killed",
+			      what, (int)pid, timeout_ms);
+		}
+		poll(NULL, 0, 1);
+	}
+}
+
+void test_expect_child_ok(pid_t pid, int timeout_ms, const char *what)
+{
+	int st = test_wait_child(pid, timeout_ms, what);
+	if (WIFSIGNALED(st))
+		FAIL_("%s: child killed by signal %d", what, WTERMSIG(st));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		FAIL_("%s: child exited with status %d", what, WEXITSTATUS(st));
+}
+
+const char *test_name(const char *tag)
+{
+	static char buf[8][128];
+	static unsigned n;
+	char *b = buf[n % 8];
+	snprintf(b, sizeof(buf[0]), "/shmkit-test-%d-%u-%s", (int)getpid(), n,
+		 tag);
+	n++;
+	return b;
+}
+
+int test_leftovers(void)
+{
+	char prefix[64];
+	struct dirent *de;
+	int found = 0;
+	DIR *d = opendir("/dev/shm");
+
+	if (!d)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "shmkit-test-%d-", (int)getpid());
+	while ((de = readdir(d)) != NULL) {
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			fprintf(stderr, "left behind: /dev/shm/%s\n", de->d_name);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}

@@ -1,0 +1,110 @@
+/*
+ * test.h: the tiny harness every shmkit test uses.
+ *
+ * One executable per area; main() runs the cases it lists and exits 0 when
+ * all pass, 1 on the first failure, 77 when the whole area cannot run on this
+ * host (ctest reports it as skipped). A case that cannot run here calls
+ * SKIP("why"), which is reported with its reason and never counted as passed.
+ * Every multi-process case waits with a bound (test_wait_child) and kills a
+ * peer that overstays, so a hang is a failure with a message, not a suite
+ * timeout.
+ */
+#ifndef SHMKIT_TEST_H
+#define SHMKIT_TEST_H
+
+#include "shmkit.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TEST_SKIP_CODE 77
+
+extern int test_skipped_;
+extern const char *test_skip_reason_;
+
+#define FAIL_(...)                                                            \
+	do {                                                                  \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
+		fprintf(stderr, __VA_ARGS__);                                 \
+		fputc('\n', stderr);                                          \
+		exit(1);                                                      \
+	} while (0)
+
+#define ASSERT(c)                                                             \
+	do {                                                                  \
+		if (!(c))                                                     \
+			FAIL_("assertion failed: %s", #c);                    \
+	} while (0)
+
+#define ASSERT_EQ(a, b)                                                       \
+	do {                                                                  \
+		long long a_ = (long long)(a), b_ = (long long)(b);           \
+		if (a_ != b_)                                                 \
+			FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);      \
+	} while (0)
+
+/* An expression returning 0 or -errno must return 0. */
+#define ASSERT_OK(e)                                                          \
+	do {                                                                  \
+		long long r_ = (long long)(e);                                \
+		if (r_ < 0)                                                   \
+			FAIL_("%s failed: %s (%s)", #e,                       \
+			      shmkit_err_name((int)r_),                       \
+			      shmkit_strerror((int)r_));                      \
+	} while (0)
+
+/* An expression must fail with exactly -err. */
+#define ASSERT_ERR(e, err)                                                    \
+	do {                                                                  \
+		long long r_ = (long long)(e);                                \
+		if (r_ != -(long long)(err))                                  \
+			FAIL_("%s: expected -%s, got %lld (%s)", #e, #err,    \
+			      r_, r_ < 0 ? shmkit_err_name((int)r_) : "ok");  \
+	} while (0)
+
+#define SKIP(why)                                                             \
+	do {                                                                  \
+		test_skipped_ = 1;                                            \
+		test_skip_reason_ = (why);                                    \
+		return;                                                       \
+	} while (0)
+
+typedef struct test_case {
+	const char *name;
+	void (*fn)(void);
+} test_case;
+
+/* Run the cases; returns the process exit status. */
+int test_run(const char *area, const test_case *cases, size_t n);
+
+/*
+ * Wait for child pid at most timeout_ms. On timeout the child is killed and
+ * the test fails naming what it was waiting for. Returns the wait status.
+ */
+int test_wait_child(pid_t pid, int timeout_ms, const char *what);
+
+/* A child that must exit 0 within timeout_ms. */
+void test_expect_child_ok(pid_t pid, int timeout_ms, const char *what);
+
+/* A name unique to this process and call: "/shmkit-test-<pid>-<n>-<tag>". */
+const char *test_name(const char *tag);
+
+/* Nonzero if anything named "shmkit-test-<our pid>-*" is left in /dev/shm. */
+int test_leftovers(void);
+
+#define TEST_MAIN(area, ...)                                                  \
+	int main(void)                                                        \
+	{                                                                     \
+		static const test_case cases_[] = {__VA_ARGS__};              \
+		return test_run(area, cases_,                                 \
+				sizeof(cases_) / sizeof(cases_[0]));          \
+	}
+#define TEST(fn) {#fn, fn}
+
+#endif
