@@ -80,7 +80,7 @@ static int find_memfd(const char *name)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d)) != NULL) {
-		char path[64];
+		char path[300];
 		ssize_t n;
 		if (de->d_name[0] == '.' || dirfd(d) == atoi(de->d_name))
 			continue;

@@ -35,7 +35,7 @@ static int spec_key(const shmkit__spec *sp, key_t *key)
 /* Resolve a spec to a shmid without creating anything. */
 static int lookup(const shmkit__spec *sp)
 {
-	key_t key;
+	key_t key = 0;
 	int id, r;
 
 	if (sp->by_id)
@@ -70,7 +70,7 @@ static int sysv_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 {
 	int flags = IPC_CREAT | IPC_EXCL | (int)shmkit__mode(o);
 	struct shmid_ds ds;
-	key_t key;
+	key_t key = 0;
 	int id, r;
 
 	if (sp->by_id)
