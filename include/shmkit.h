@@ -224,4 +224,7 @@ SHMKIT_EXTERN int shmkit_who(const char *spec, pid_t *pids, size_t max);
 }
 #endif
 
+/* Layer 3: channels. Declared in a header of their own, part of this one. */
+#include "shmkit/chan.h"
+
 #endif /* SHMKIT_H */
