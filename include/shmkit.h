@@ -226,5 +226,7 @@ SHMKIT_EXTERN int shmkit_who(const char *spec, pid_t *pids, size_t max);
 
 /* Layer 3: channels. Declared in a header of their own, part of this one. */
 #include "shmkit/chan.h"
+/* Layer 4: lifetime and safety. */
+#include "shmkit/life.h"
 
 #endif /* SHMKIT_H */
