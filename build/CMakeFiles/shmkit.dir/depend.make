@@ -1,2 +1,0 @@
-# Empty dependencies file for shmkit.
-# This may be replaced when dependencies are built.
