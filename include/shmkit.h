@@ -93,6 +93,7 @@ typedef enum shmkit_opcode {
 #define SHMKIT_F_OWNER     0x0010u /* attach: refuse (-EPERM) a segment not owned by opts.owner */
 #define SHMKIT_F_GROUP     0x0020u /* create: give the segment to group opts.group */
 #define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers */
+#define SHMKIT_F_EPHEMERAL 0x0080u /* create: remove when no process uses it any more (see shmkit_gc) */
 
 /*
  * Options for create and attach. A NULL pointer, or an all-zero struct, means
@@ -190,7 +191,10 @@ typedef struct shmkit_info {
 } shmkit_info;
 
 /* shmkit_info.flags */
-#define SHMKIT_INFO_REMOVED 0x0001u /* sysv: marked for removal, still attached */
+#define SHMKIT_INFO_REMOVED   0x0001u /* sysv: marked for removal, still attached */
+#define SHMKIT_INFO_EPHEMERAL 0x0002u /* created by shmkit as ephemeral */
+#define SHMKIT_INFO_UNUSED    0x0004u /* no live shmkit handle holds it (posix, file) */
+#define SHMKIT_INFO_STALE     0x0008u /* ephemeral and unused: shmkit_gc() removes it */
 
 /*
  * Called once per segment by shmkit_list(). Return 0 to go on, anything else

@@ -112,6 +112,15 @@ SHMKIT__HIDDEN int shmkit__fd_resize(shmkit_seg *seg, size_t size);
 /* munmap + close. */
 SHMKIT__HIDDEN int shmkit__fd_detach(shmkit_seg *seg);
 
+/* -- Lifetime (src/life/lifetime.c) ----------------------------------------- */
+
+/* Creator: take the handle's shared lock, then mark ephemeral if asked. */
+SHMKIT__HIDDEN int shmkit__life_claim(int fd, unsigned flags);
+/* Attacher: take the handle's shared lock; -ENOENT if the name was removed. */
+SHMKIT__HIDDEN int shmkit__life_join(int fd);
+/* SHMKIT_INFO_EPHEMERAL|UNUSED|STALE for an open segment, or -errno. */
+SHMKIT__HIDDEN int shmkit__life_probe(int fd);
+
 /* Close preserving errno, retrying nothing (close must not be retried). */
 SHMKIT__HIDDEN void shmkit__close(int fd);
 

@@ -12,7 +12,8 @@
 
 #define KNOWN_FLAGS                                                           \
 	(SHMKIT_F_RDONLY | SHMKIT_F_PREFAULT | SHMKIT_F_HUGE |                 \
-	 SHMKIT_F_NORESERVE | SHMKIT_F_OWNER | SHMKIT_F_GROUP | SHMKIT_F_SEAL)
+	 SHMKIT_F_NORESERVE | SHMKIT_F_OWNER | SHMKIT_F_GROUP | SHMKIT_F_SEAL |  \
+	 SHMKIT_F_EPHEMERAL)
 
 static const shmkit__backend *const backends[SHMKIT_BACKEND_COUNT_] = {
 	[SHMKIT_BACKEND_POSIX] = &shmkit__backend_posix,
@@ -46,8 +47,10 @@ static int check_opts(const shmkit_opts *o, shmkit_opcode op)
 		return -EINVAL;
 	if (o->mode & ~0777u) /* no setuid/setgid/sticky on segments */
 		return -EINVAL;
-	if (op == SHMKIT_OP_ATTACH && (o->flags & SHMKIT_F_NORESERVE))
-		return -EINVAL;
+	if (op == SHMKIT_OP_ATTACH &&
+	    (o->flags & (SHMKIT_F_NORESERVE | SHMKIT_F_EPHEMERAL | SHMKIT_F_SEAL |
+			 SHMKIT_F_GROUP)))
+		return -EINVAL; /* create-only flags */
 	if (op == SHMKIT_OP_CREATE && (o->flags & SHMKIT_F_RDONLY))
 		return -EINVAL;
 	return 0;

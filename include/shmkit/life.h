@@ -58,6 +58,44 @@ SHMKIT_EXTERN int shmkit_mutex_unlock(shmkit_mutex *m);
 /* Destroy (no process may hold or wait on it). -EBUSY if locked. */
 SHMKIT_EXTERN int shmkit_mutex_destroy(shmkit_mutex *m);
 
+/*
+ * Stale segments.
+ *
+ * A segment created with SHMKIT_F_EPHEMERAL should disappear when no process
+ * uses it any more; one created without it is persistent: it outlives its
+ * creator on purpose and is never garbage-collected. Every shmkit handle on
+ * a posix or file segment holds a shared lock that the kernel drops when the
+ * process dies, so "in use" is known without trusting PIDs. memfd and anon
+ * segments are freed by the kernel with their last user, and an ephemeral
+ * System V segment is marked for removal at create (it is then attached by
+ * "sysv:id=N" and freed at its last detach), so neither ever needs gc.
+ */
+
+/* shmkit_gc() flags */
+#define SHMKIT_GC_DRY_RUN 0x1u /* report what would be removed; remove nothing */
+
+/* Called for each segment removed (or, with SHMKIT_GC_DRY_RUN, that would
+ * be). Return nonzero to stop; shmkit_gc() then returns that value. */
+typedef int (*shmkit_gc_cb)(const char *spec, uint64_t size, void *arg);
+
+/*
+ * Remove the ephemeral segments in dir that no live process uses: NULL
+ * means /dev/shm (POSIX segments, reported as "posix:/NAME"), another
+ * directory is walked for file: segments. Never touches a persistent
+ * segment, a segment in use, or one shmkit did not create. Returns how many
+ * were removed, or a negative errno (the first error, when nothing could be
+ * removed).
+ */
+SHMKIT_EXTERN int shmkit_gc(const char *dir, unsigned int flags,
+			    shmkit_gc_cb cb, void *arg);
+
+/*
+ * 1 if a live process uses the segment (a shmkit handle on posix/file; any
+ * attach on sysv), 0 if none does, or a negative errno: -ENOENT if absent,
+ * -ENOTSUP for memfd/fd/anon (they exist only while used).
+ */
+SHMKIT_EXTERN int shmkit_in_use(const char *spec);
+
 #ifdef __cplusplus
 }
 #endif

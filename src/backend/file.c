@@ -43,6 +43,9 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			(mode_t)shmkit__mode(o));
 	if (fd < 0)
 		return fd;
+	r = shmkit__life_claim(fd, seg->flags);
+	if (r < 0)
+		goto fail;
 	unit = huge_unit(fd);
 	if ((seg->flags & SHMKIT_F_HUGE) && !unit) {
 		r = -ENOTSUP; /* huge pages need a file on hugetlbfs */
@@ -77,7 +80,9 @@ static int file_attach(shmkit_seg *seg, const shmkit__spec *sp,
 		shmkit__close(fd);
 		return -ENOTSUP;
 	}
-	r = shmkit__fd_attach_finish(seg, fd, o);
+	r = shmkit__life_join(fd);
+	if (r == 0)
+		r = shmkit__fd_attach_finish(seg, fd, o);
 	if (r < 0)
 		shmkit__close(fd);
 	return r;

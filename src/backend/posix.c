@@ -36,7 +36,9 @@ static int posix_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			(mode_t)shmkit__mode(o));
 	if (fd < 0)
 		return fd;
-	r = shmkit__fd_create_finish(seg, fd, size, o);
+	r = shmkit__life_claim(fd, seg->flags);
+	if (r == 0)
+		r = shmkit__fd_create_finish(seg, fd, size, o);
 	if (r < 0) {
 		(void)shm_unlink(sp->name);
 		shmkit__close(fd);
@@ -55,7 +57,9 @@ static int posix_attach(shmkit_seg *seg, const shmkit__spec *sp,
 			(seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR, 0);
 	if (fd < 0)
 		return fd;
-	r = shmkit__fd_attach_finish(seg, fd, o);
+	r = shmkit__life_join(fd);
+	if (r == 0)
+		r = shmkit__fd_attach_finish(seg, fd, o);
 	if (r < 0)
 		shmkit__close(fd);
 	return r;

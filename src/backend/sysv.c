@@ -55,9 +55,11 @@ static int map_id(shmkit_seg *seg, int id, size_t size)
 
 	if (p == (void *)-1)
 		return -errno;
+	/* MADV_WILLNEED would only read ahead; POPULATE maps the pages, as
+	 * MAP_POPULATE does for the other backends. */
 	if (seg->flags & SHMKIT_F_PREFAULT)
 		(void)madvise(p, size, (seg->flags & SHMKIT_F_RDONLY)
-					       ? MADV_WILLNEED
+					       ? MADV_POPULATE_READ
 					       : MADV_POPULATE_WRITE);
 	seg->addr = p;
 	seg->size = size;
@@ -99,7 +101,16 @@ static int sysv_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	r = map_id(seg, id, size);
 	if (r < 0)
 		goto fail;
-	if (key == IPC_PRIVATE)
+	if (seg->flags & SHMKIT_F_EPHEMERAL) {
+		/* The kernel frees it at the last detach; others attach by id. */
+		if (shmctl(id, IPC_RMID, NULL) < 0) {
+			r = -errno;
+			(void)shmdt(seg->addr);
+			seg->addr = NULL;
+			goto fail;
+		}
+		snprintf(seg->spec, sizeof(seg->spec), "sysv:id=%d", id);
+	} else if (key == IPC_PRIVATE)
 		snprintf(seg->spec, sizeof(seg->spec), "sysv:id=%d", id);
 	return 0;
 fail:

@@ -1,0 +1,229 @@
+/*
+ * lifetime.c: which segments are still in use, and removing the stale ones
+ * without a daemon.
+ *
+ * A PID is no witness: it is reused, and a process can be attaching right
+ * now. The witness is a lock the kernel keeps for us. Every shmkit handle on
+ * a named, descriptor-backed segment (posix, file) holds a shared flock(2)
+ * on its own open file description for as long as it is attached; the
+ * kernel drops it when the handle is closed or the process dies, however it
+ * dies. A segment whose lock can be taken exclusively is used by no live
+ * shmkit handle.
+ *
+ * Ephemeral segments carry the extended attribute user.shmkit.life =
+ * "ephemeral", set by their creator after it holds its shared lock, so gc
+ * never sees a marked segment that is not locked by a live creator or user.
+ * gc removes a segment only when all of these hold: it carries the mark (so
+ * it is shmkit's and meant to go: never a persistent one, never one shmkit
+ * did not create), the exclusive lock was granted (nobody uses it), and the
+ * name still refers to the inode that was locked. It unlinks while holding
+ * the lock. An attacher that opened the name just before the unlink blocks
+ * in flock(LOCK_SH) until gc is done, then sees st_nlink == 0 and reports
+ * -ENOENT instead of joining a removed segment.
+ *
+ * System V segments need none of this: an ephemeral one is marked for
+ * removal (IPC_RMID) as soon as its creator has attached, and the kernel
+ * frees it at the last detach. memfd and anon segments are freed by the
+ * kernel with their last user in any case.
+ *
+ * Processes that map a segment without shmkit hold no lock; gc may then
+ * remove the name of an ephemeral segment they still map (their mapping
+ * stays valid). Persistent segments are never touched.
+ */
+#include "../internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define LIFE_XATTR "user.shmkit.life"
+#define LIFE_EPHEMERAL "ephemeral"
+
+static int flock_retry(int fd, int op)
+{
+	while (flock(fd, op) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+int shmkit__life_claim(int fd, unsigned flags)
+{
+	int r = flock_retry(fd, LOCK_SH);
+
+	if (r < 0)
+		return r;
+	if ((flags & SHMKIT_F_EPHEMERAL) &&
+	    fsetxattr(fd, LIFE_XATTR, LIFE_EPHEMERAL,
+		      sizeof(LIFE_EPHEMERAL) - 1, 0) < 0)
+		return errno == EOPNOTSUPP ? -ENOTSUP : -errno;
+	return 0;
+}
+
+int shmkit__life_join(int fd)
+{
+	struct stat st;
+	int r = flock_retry(fd, LOCK_SH);
+
+	if (r < 0)
+		return r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_nlink == 0)
+		return -ENOENT; /* removed (by gc or anyone) while we opened it */
+	return 0;
+}
+
+static bool is_ephemeral(int fd)
+{
+	char v[sizeof(LIFE_EPHEMERAL)];
+	ssize_t n = fgetxattr(fd, LIFE_XATTR, v, sizeof(v));
+	return n == (ssize_t)sizeof(LIFE_EPHEMERAL) - 1 &&
+	       !memcmp(v, LIFE_EPHEMERAL, (size_t)n);
+}
+
+int shmkit__life_probe(int fd)
+{
+	unsigned out = 0;
+
+	if (is_ephemeral(fd))
+		out |= SHMKIT_INFO_EPHEMERAL;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		(void)flock(fd, LOCK_UN);
+		out |= SHMKIT_INFO_UNUSED;
+		if (out & SHMKIT_INFO_EPHEMERAL)
+			out |= SHMKIT_INFO_STALE;
+	} else if (errno != EWOULDBLOCK) {
+		return -errno;
+	}
+	return (int)out;
+}
+
+int shmkit_in_use(const char *spec)
+{
+	shmkit__spec sp;
+	struct shmid_ds ds;
+	int fd, r;
+
+	r = shmkit__spec_parse(spec, &sp);
+	if (r < 0)
+		return r;
+	switch (sp.backend) {
+	case SHMKIT_BACKEND_POSIX:
+		fd = shm_open(sp.name, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+		break;
+	case SHMKIT_BACKEND_FILE:
+		fd = open(sp.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		break;
+	case SHMKIT_BACKEND_SYSV:
+		if (sp.by_id) {
+			r = sp.shmid;
+		} else {
+			key_t key = sp.key;
+			if (sp.by_ftok && (key = ftok(sp.name, sp.proj)) == -1)
+				return -errno;
+			r = shmget(key, 0, 0);
+			if (r < 0)
+				return -errno;
+		}
+		if (shmctl(r, IPC_STAT, &ds) < 0)
+			return errno == EINVAL || errno == EIDRM ? -ENOENT : -errno;
+		return ds.shm_nattch > 0;
+	default:
+		return -ENOTSUP; /* memfd, fd, anon: in use while they exist */
+	}
+	if (fd < 0)
+		return -errno;
+	r = shmkit__life_probe(fd);
+	shmkit__close(fd);
+	if (r < 0)
+		return r;
+	return !(r & SHMKIT_INFO_UNUSED);
+}
+
+/* Remove one entry of dir if it is a stale ephemeral segment: 1 removed,
+ * 0 left alone, <0 error. */
+static int gc_one(int dfd, const char *name, unsigned flags, uint64_t *size)
+{
+	struct stat st, again;
+	int fd, r = 0;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0; /* gone, not ours to read, or a symlink */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !is_ephemeral(fd))
+		goto out;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		goto out; /* a live handle holds it */
+	/* The name must still be the inode we locked. */
+	if (fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+		goto out;
+	*size = (uint64_t)st.st_size;
+	if (!(flags & SHMKIT_GC_DRY_RUN) && unlinkat(dfd, name, 0) < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	r = 1;
+out:
+	shmkit__close(fd); /* drops the lock, after the unlink */
+	return r;
+}
+
+int shmkit_gc(const char *dir, unsigned flags, shmkit_gc_cb cb, void *arg)
+{
+	char spec[SHMKIT_SPEC_MAX];
+	const char *d = dir ? dir : "/dev/shm";
+	struct dirent *de;
+	int dfd, count = 0, first_err = 0;
+	DIR *dp;
+
+	if (flags & ~SHMKIT_GC_DRY_RUN)
+		return -EINVAL;
+	dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	dp = fdopendir(dfd);
+	if (!dp) {
+		int e = -errno;
+		shmkit__close(dfd);
+		return e;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		uint64_t size = 0;
+		int r;
+
+		if (de->d_name[0] == '.')
+			continue;
+		r = gc_one(dfd, de->d_name, flags, &size);
+		if (r < 0) {
+			if (!first_err)
+				first_err = r;
+			continue;
+		}
+		if (r == 0)
+			continue;
+		count++;
+		if (cb) {
+			if (dir)
+				snprintf(spec, sizeof(spec), "file:%s/%s", d, de->d_name);
+			else
+				snprintf(spec, sizeof(spec), "posix:/%s", de->d_name);
+			r = cb(spec, size, arg);
+			if (r) {
+				closedir(dp);
+				return r;
+			}
+		}
+	}
+	closedir(dp);
+	return count ? count : first_err;
+}

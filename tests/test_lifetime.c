@@ -1,0 +1,219 @@
+/*
+ * test_lifetime.c: ephemeral vs persistent segments and shmkit_gc().
+ *
+ * gc must remove an ephemeral segment once no live process uses it, and
+ * nothing else: never a persistent one, never one in use, never one shmkit
+ * did not create, and never one a process is attaching at that moment.
+ */
+#include "test.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+
+static const shmkit_opts eph = {.flags = SHMKIT_F_EPHEMERAL};
+
+static int exists(const char *posix_name)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "/dev/shm%s", posix_name);
+	return access(p, F_OK) == 0;
+}
+
+static char *spec_of(const char *name)
+{
+	static char buf[4][256];
+	static int i;
+	char *b = buf[i++ % 4];
+	snprintf(b, 256, "posix:%s", name);
+	return b;
+}
+
+struct found {
+	const char *want;
+	int hits;
+};
+
+static int count_cb(const char *spec, uint64_t size, void *arg)
+{
+	struct found *f = arg;
+	(void)size;
+	if (f->want && !strcmp(spec, f->want))
+		f->hits++;
+	return 0;
+}
+
+/* A child makes the segment with opts and dies by SIGKILL holding it. */
+static void create_and_die(const char *spec, const shmkit_opts *o)
+{
+	pid_t pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		shmkit_seg *s;
+		if (shmkit_create(spec, 8192, o, &s) < 0)
+			_exit(2);
+		raise(SIGKILL);
+		_exit(3);
+	}
+	int st = test_wait_child(pid, 5000, "creator");
+	ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+static void crashed_ephemeral_is_collected(void)
+{
+	const char *n = test_name("eph");
+	struct found f = {spec_of(n), 0};
+
+	create_and_die(spec_of(n), &eph);
+	ASSERT(exists(n));
+	ASSERT_EQ(shmkit_in_use(spec_of(n)), 0);
+	/* dry run: reported, not removed */
+	ASSERT(shmkit_gc(NULL, SHMKIT_GC_DRY_RUN, count_cb, &f) >= 1);
+	ASSERT_EQ(f.hits, 1);
+	ASSERT(exists(n));
+	f.hits = 0;
+	ASSERT(shmkit_gc(NULL, 0, count_cb, &f) >= 1);
+	ASSERT_EQ(f.hits, 1);
+	ASSERT(!exists(n));
+	ASSERT_ERR(shmkit_in_use(spec_of(n)), ENOENT);
+}
+
+static void live_persistent_and_foreign_are_kept(void)
+{
+	const char *live = test_name("live"), *pers = test_name("pers"),
+		   *foreign = test_name("foreign");
+	shmkit_seg *s;
+	struct found f = {NULL, 0};
+	int fd;
+
+	/* in use: an ephemeral segment this process holds */
+	ASSERT_OK(shmkit_create(spec_of(live), 4096, &eph, &s));
+	ASSERT_EQ(shmkit_in_use(spec_of(live)), 1);
+	/* persistent, creator dead */
+	create_and_die(spec_of(pers), NULL);
+	ASSERT_EQ(shmkit_in_use(spec_of(pers)), 0);
+	/* made by someone else (no shmkit mark), locked by nobody */
+	fd = shm_open(foreign, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	ASSERT(fd >= 0);
+	ASSERT(ftruncate(fd, 4096) == 0);
+	close(fd);
+
+	f.want = spec_of(live);
+	ASSERT(shmkit_gc(NULL, 0, count_cb, &f) >= 0);
+	ASSERT_EQ(f.hits, 0);
+	ASSERT(exists(live) && exists(pers) && exists(foreign));
+
+	/* Once the last user detaches, the ephemeral one goes at next gc. */
+	ASSERT_OK(shmkit_detach(s));
+	ASSERT(shmkit_gc(NULL, 0, count_cb, &f) >= 1);
+	ASSERT_EQ(f.hits, 1);
+	ASSERT(!exists(live) && exists(pers) && exists(foreign));
+	ASSERT_OK(shmkit_unlink(spec_of(pers)));
+	ASSERT(shm_unlink(foreign) == 0);
+}
+
+/*
+ * gc racing attachers: a collector loops gc while the main process keeps
+ * creating ephemeral segments, attaching a second handle and dropping the
+ * creator's. Whenever an attach succeeds, the name must still be there for
+ * as long as the handle is held.
+ */
+static void gc_never_removes_while_attached(void)
+{
+	enum { ROUNDS = 300 };
+	int stop[2];
+	pid_t gc;
+	int i, attached = 0;
+
+	ASSERT(pipe(stop) == 0);
+	gc = fork();
+	ASSERT(gc >= 0);
+	if (gc == 0) {
+		char c;
+		close(stop[1]);
+		fcntl(stop[0], F_SETFL, O_NONBLOCK);
+		while (read(stop[0], &c, 1) < 0 && errno == EAGAIN)
+			(void)shmkit_gc(NULL, 0, NULL, NULL);
+		_exit(0);
+	}
+	close(stop[0]);
+	for (i = 0; i < ROUNDS; i++) {
+		const char *n = test_name("race");
+		shmkit_seg *a, *b;
+		int r;
+
+		ASSERT_OK(shmkit_create(spec_of(n), 4096, &eph, &a));
+		((char *)shmkit_addr(a))[0] = 'x';
+		ASSERT_OK(shmkit_detach(a)); /* now unused: fair game */
+		r = shmkit_attach(spec_of(n), NULL, &b);
+		if (r == 0) {
+			attached++;
+			ASSERT(exists(n));
+			ASSERT_EQ(((char *)shmkit_addr(b))[0], 'x');
+			ASSERT_EQ(shmkit_in_use(spec_of(n)), 1);
+			ASSERT(exists(n));
+			ASSERT_OK(shmkit_destroy(b));
+		} else {
+			ASSERT_ERR(r, ENOENT); /* gc won the race: clean miss */
+			ASSERT(!exists(n));
+		}
+	}
+	close(stop[1]);
+	test_expect_child_ok(gc, 10000, "collector");
+	printf("     %d of %d attaches beat the collector\n", attached, ROUNDS);
+}
+
+static void sysv_ephemeral_dies_with_last_detach(void)
+{
+	char spec[64];
+	shmkit_seg *a, *b;
+	struct shmid_ds ds;
+	int id;
+
+	snprintf(spec, sizeof(spec), "sysv:0x5348%04x", (unsigned)getpid() & 0xffff);
+	ASSERT_OK(shmkit_create(spec, 4096, &eph, &a));
+	ASSERT(!strncmp(shmkit_spec(a), "sysv:id=", 8));
+	id = atoi(shmkit_spec(a) + 8);
+	ASSERT_OK(shmkit_attach(shmkit_spec(a), NULL, &b));
+	ASSERT_OK(shmkit_detach(a));
+	ASSERT(shmctl(id, IPC_STAT, &ds) == 0); /* still there: b holds it */
+	ASSERT_EQ(shmkit_in_use(shmkit_spec(b)), 1);
+	ASSERT_OK(shmkit_detach(b));
+	ASSERT(shmctl(id, IPC_STAT, &ds) < 0); /* the kernel freed it */
+	ASSERT_ERR(shmkit_attach(spec, NULL, &a), ENOENT);
+}
+
+static void file_ephemeral_in_a_directory(void)
+{
+	char dir[] = "/dev/shm/shmkit-test-dir-XXXXXX", spec[160], path[128];
+	struct found f = {spec, 0};
+
+	ASSERT(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/seg", dir);
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	create_and_die(spec, &eph);
+	ASSERT(access(path, F_OK) == 0);
+	ASSERT(shmkit_gc(dir, 0, count_cb, &f) == 1);
+	ASSERT_EQ(f.hits, 1);
+	ASSERT(access(path, F_OK) < 0);
+	ASSERT(rmdir(dir) == 0);
+}
+
+static void bad_arguments(void)
+{
+	shmkit_seg *s = (shmkit_seg *)0x1;
+	ASSERT_ERR(shmkit_gc(NULL, 0x80, NULL, NULL), EINVAL);
+	ASSERT_ERR(shmkit_gc("/nonexistent-shmkit-dir", 0, NULL, NULL), ENOENT);
+	ASSERT_ERR(shmkit_in_use("bogus:"), EINVAL);
+	ASSERT_ERR(shmkit_in_use("memfd:x"), ENOTSUP);
+	ASSERT_ERR(shmkit_attach("posix:/x", &eph, &s), EINVAL); /* create-only */
+	ASSERT(s == (shmkit_seg *)0x1);
+}
+
+TEST_MAIN("lifetime", TEST(crashed_ephemeral_is_collected),
+	  TEST(live_persistent_and_foreign_are_kept),
+	  TEST(gc_never_removes_while_attached),
+	  TEST(sysv_ephemeral_dies_with_last_detach),
+	  TEST(file_ephemeral_in_a_directory), TEST(bad_arguments))
