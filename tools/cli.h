@@ -1,0 +1,172 @@
+/*
+ * cli.h: what the subcommands of the `shmkit` tool share.
+ *
+ * The tool is a thin front over the public API (shmkit.h) and nothing else:
+ * it never includes src/ headers, so it shows what a user of the library can
+ * do. Each subcommand is `int cmd_x(int argc, char **argv)` with argv[0] the
+ * subcommand's name; it returns the exit status:
+ *
+ *   CLI_OK (0)     done
+ *   CLI_FAIL (1)   the operation failed
+ *   CLI_USAGE (2)  bad command line
+ *
+ * Errors go to stderr as "shmkit: <what>: <why>", where <why> is
+ * shmkit_strerror() of the error, sometimes followed by a hint in
+ * parentheses. Normal output goes to stdout; main() checks that it was
+ * written.
+ */
+#ifndef SHMKIT_CLI_H
+#define SHMKIT_CLI_H
+
+#include "shmkit.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define CLI_NORETURN __attribute__((noreturn))
+#else
+#define CLI_PRINTF(a, b)
+#define CLI_NORETURN
+#endif
+
+/* -- Messages ------------------------------------------------------------ */
+
+/* "shmkit: <what>: <shmkit_strerror(err)>"; returns CLI_FAIL. */
+int cli_err(const char *what, int err);
+
+/* "shmkit: <formatted>"; returns CLI_FAIL. */
+int cli_errf(const char *fmt, ...) CLI_PRINTF(1, 2);
+
+/*
+ * "shmkit: <cmd>: <formatted>" and "Try 'shmkit <cmd> --help'." on stderr;
+ * returns CLI_USAGE.
+ */
+int cli_usage_err(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* cli_errf(), then exit(status). */
+CLI_NORETURN void cli_die(int status, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/*
+ * Report a failed operation on a segment: "shmkit: <cmd>: <spec>: <why>",
+ * with a hint where the error means more for one backend than its text says
+ * (anon: only by fork, memfd: only by inheritance or fd passing, ...).
+ * Returns CLI_FAIL.
+ */
+int cli_seg_err(const char *cmd, const char *spec, int err);
+
+/* -- Numbers and sizes --------------------------------------------------- */
+
+/*
+ * Parse a size: "4096", "4K", "64M", "2G", "1.5M", "1T"; suffixes K M G T P
+ * E in any case, optionally followed by "B" or "iB", are powers of 1024 (so
+ * "1KB" is 1024 bytes); a plain "B" means bytes. A fraction must come to a
+ * whole number of bytes. Returns 0, -EINVAL (malformed), -EDOM (not whole
+ * bytes, "1.1K") or -ERANGE (over UINT64_MAX).
+ */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/* Parse permission bits in octal ("0640", "640"), at most 0777. */
+int cli_parse_mode(const char *s, unsigned *out);
+
+/* "512B", "4K", "1.5M", "64M", "2G": binary units, at most one decimal. */
+#define CLI_SIZE_BUF 24
+const char *cli_format_size(uint64_t bytes, char buf[CLI_SIZE_BUF]);
+
+/* -- Option parsing ------------------------------------------------------ */
+
+/*
+ * A small getopt for subcommands, so every one of them treats the command
+ * line alike: "--name", "--name=value", "--name value", "-x", "-x value";
+ * "--" ends the options; a lone "-" is an operand. Options and operands may
+ * be mixed.
+ */
+typedef struct cli_opt {
+	const char *name; /* long name without "--" */
+	int shortname;    /* 'x' for -x, or 0 */
+	bool has_arg;
+	int id;           /* returned by cli_next(); > 0 */
+} cli_opt;
+
+typedef struct cli_args {
+	const char *cmd; /* for messages */
+	int argc;
+	char **argv;
+	int i;
+	bool no_more_opts;
+	const char *arg; /* option value, or the operand for CLI_ARG_OPERAND */
+} cli_args;
+
+#define CLI_ARG_END 0
+#define CLI_ARG_OPERAND (-1)
+#define CLI_ARG_BAD (-2) /* a usage message was printed */
+
+/* Start after argv[0] (the subcommand's name). */
+void cli_args_init(cli_args *a, int argc, char **argv);
+
+/* The next option's id, CLI_ARG_OPERAND, CLI_ARG_END or CLI_ARG_BAD.
+ * opts ends with an entry whose name is NULL. */
+int cli_next(cli_args *a, const cli_opt *opts);
+
+/* -- Output helpers ------------------------------------------------------ */
+
+/* Print s as a JSON string, quoted and escaped (invalid UTF-8 as U+FFFD). */
+void cli_json_string(FILE *f, const char *s);
+
+/* Local time "YYYY-MM-DD HH:MM"; "-" for 0. */
+#define CLI_TIME_BUF 32
+const char *cli_format_time(int64_t t, char buf[CLI_TIME_BUF]);
+
+/* A user name, or the number when there is none. */
+#define CLI_NAME_BUF 64
+const char *cli_user_name(uid_t uid, char buf[CLI_NAME_BUF]);
+const char *cli_group_name(gid_t gid, char buf[CLI_NAME_BUF]);
+
+/* Copy s for a terminal: control characters become '?'. */
+void cli_printable(const char *s, char *buf, size_t len);
+
+/*
+ * A text table: columns sized to their widest cell, two spaces apart, the
+ * last column unpadded. align is one letter per column, 'l' or 'r'.
+ */
+typedef struct cli_table {
+	size_t ncols, nrows, cap;
+	const char *align;
+	char **cells; /* nrows * ncols, row 0 is the header; owned */
+	bool oom;
+} cli_table;
+
+void cli_table_init(cli_table *t, size_t ncols, const char *align);
+/* Add a row of ncols strings (copied). A failed copy is remembered and
+ * reported by cli_table_print(). */
+void cli_table_add(cli_table *t, const char *const *cells);
+/* Print with indent spaces before each row; -ENOMEM if a row was lost. */
+int cli_table_print(const cli_table *t, FILE *f, int indent);
+void cli_table_free(cli_table *t);
+
+/* Monotonic time in nanoseconds. */
+int64_t cli_now_ns(void);
+
+/* -- Subcommands --------------------------------------------------------- */
+
+int cmd_ls(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_who(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_write(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+
+/* Channels (tools/chan.c). */
+int shmkit_cli_chan(int argc, char **argv);
+
+#endif /* SHMKIT_CLI_H */

@@ -1,0 +1,451 @@
+/*
+ * cmd_ls.c: the introspection subcommands, `ls`, `info` and `who`.
+ *
+ * `ls` gathers the whole listing before printing, so it can size the
+ * columns and sort (POSIX by name, then System V by id): the library hands
+ * segments over in directory order. Names come from whoever made the
+ * segment, so they are shown with control characters replaced in the table
+ * and escaped in JSON; JSON is valid UTF-8 even for names that are not
+ * (invalid bytes become U+FFFD).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* -- shared by ls and info ----------------------------------------------- */
+
+static const char *key_text(const shmkit_info *in, char buf[16])
+{
+	if (in->backend != SHMKIT_BACKEND_SYSV)
+		return "-";
+	if (in->key == 0)
+		return "private"; /* also what a removed segment's key reads */
+	snprintf(buf, 16, "0x%08x", (unsigned)in->key);
+	return buf;
+}
+
+static const char *count_text(long n, char buf[24])
+{
+	if (n < 0)
+		return "-";
+	snprintf(buf, 24, "%ld", n);
+	return buf;
+}
+
+static void json_count(FILE *f, const char *name, long n)
+{
+	if (n < 0)
+		fprintf(f, ", \"%s\": null", name);
+	else
+		fprintf(f, ", \"%s\": %ld", name, n);
+}
+
+static void json_info(FILE *f, const shmkit_info *in)
+{
+	char name[CLI_NAME_BUF];
+
+	fputs("{\"spec\": ", f);
+	cli_json_string(f, in->spec);
+	fprintf(f, ", \"backend\": \"%s\", \"size\": %llu",
+		shmkit_backend_name(in->backend),
+		(unsigned long long)in->size);
+	fprintf(f, ", \"uid\": %u, \"owner\": ", (unsigned)in->uid);
+	cli_json_string(f, cli_user_name(in->uid, name));
+	fprintf(f, ", \"gid\": %u, \"group\": ", (unsigned)in->gid);
+	cli_json_string(f, cli_group_name(in->gid, name));
+	fprintf(f, ", \"mode\": \"%04o\"", in->mode);
+	json_count(f, "nattch", in->nattch);
+	json_count(f, "nprocs", in->nprocs);
+	if (in->backend == SHMKIT_BACKEND_SYSV)
+		fprintf(f, ", \"key\": \"0x%08x\", \"shmid\": %d",
+			(unsigned)in->key, in->shmid);
+	else
+		fputs(", \"key\": null, \"shmid\": null", f);
+	fprintf(f, ", \"mtime\": %lld, \"removed\": %s", (long long)in->mtime,
+		(in->flags & SHMKIT_INFO_REMOVED) ? "true" : "false");
+	fprintf(f, ", \"ephemeral\": %s, \"stale\": %s}",
+		(in->flags & SHMKIT_INFO_EPHEMERAL) ? "true" : "false",
+		(in->flags & SHMKIT_INFO_STALE) ? "true" : "false");
+}
+
+/* -- ls ------------------------------------------------------------------ */
+
+static const char *status_text(const shmkit_info *in)
+{
+	if (in->flags & SHMKIT_INFO_REMOVED)
+		return "removed";
+	if (in->flags & SHMKIT_INFO_STALE)
+		return "stale";
+	if (in->flags & SHMKIT_INFO_EPHEMERAL)
+		return "ephemeral";
+	return "";
+}
+
+static const char ls_usage[] =
+	"Usage: shmkit ls [--json] [--posix] [--sysv] [--no-procs]\n"
+	"\n"
+	"List every shared memory segment on this host: POSIX ones (the files "
+	"in\n/dev/shm) and System V ones (what 'ipcs -m' shows).\n"
+	"\n"
+	"  NATTCH   attaches the kernel counts (System V only)\n"
+	"  PROCS    processes that map the segment, from /proc/PID/maps; "
+	"without\n"
+	"           root, other users' processes cannot be seen\n"
+	"  MTIME    last change (System V: creation or last IPC_SET)\n"
+	"  STATUS   'removed': a System V segment marked for removal that is "
+	"still\n"
+	"           attached; 'ephemeral': created to go away when unused;\n"
+	"           'stale': ephemeral and used by no live process ('shmkit gc'\n"
+	"           removes it)\n"
+	"\n"
+	"  --json       print a JSON array, one object per segment\n"
+	"  --posix      POSIX segments only\n"
+	"  --sysv       System V segments only\n"
+	"  --no-procs   do not read /proc/PID/maps (faster; PROCS shows '-')\n"
+	"  -h, --help   show this help\n";
+
+typedef struct seglist {
+	shmkit_info *v;
+	size_t n, cap;
+} seglist;
+
+static int collect(const shmkit_info *in, void *arg)
+{
+	seglist *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		shmkit_info *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *in;
+	return 0;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	const shmkit_info *x = a, *y = b;
+
+	if (x->backend != y->backend)
+		return x->backend < y->backend ? -1 : 1;
+	if (x->backend == SHMKIT_BACKEND_SYSV && x->shmid != y->shmid)
+		return x->shmid < y->shmid ? -1 : 1;
+	return strcmp(x->spec, y->spec);
+}
+
+static int print_table(const seglist *l)
+{
+	static const char *const head[] = {"SPEC",  "BACKEND", "KEY",
+					   "SIZE",  "OWNER",   "MODE",
+					   "NATTCH", "PROCS",  "MTIME",
+					   "STATUS"};
+	cli_table t;
+	size_t i;
+	int r;
+
+	cli_table_init(&t, 10, "lllrlrrrll");
+	cli_table_add(&t, head);
+	for (i = 0; i < l->n; i++) {
+		const shmkit_info *in = &l->v[i];
+		char spec[SHMKIT_SPEC_MAX], key[16], size[CLI_SIZE_BUF];
+		char owner[CLI_NAME_BUF], mode[16], na[24], np[24];
+		char mtime[CLI_TIME_BUF];
+		const char *row[10];
+
+		cli_printable(in->spec, spec, sizeof(spec));
+		snprintf(mode, sizeof(mode), "%04o", in->mode);
+		row[0] = spec;
+		row[1] = shmkit_backend_name(in->backend);
+		row[2] = key_text(in, key);
+		row[3] = cli_format_size(in->size, size);
+		row[4] = cli_user_name(in->uid, owner);
+		row[5] = mode;
+		row[6] = count_text(in->nattch, na);
+		row[7] = count_text(in->nprocs, np);
+		row[8] = cli_format_time(in->mtime, mtime);
+		row[9] = status_text(in);
+		cli_table_add(&t, row);
+	}
+	r = cli_table_print(&t, stdout, 0);
+	cli_table_free(&t);
+	return r < 0 ? cli_err("ls", r) : CLI_OK;
+}
+
+static void print_json(const seglist *l)
+{
+	size_t i;
+
+	if (l->n == 0) {
+		puts("[]");
+		return;
+	}
+	puts("[");
+	for (i = 0; i < l->n; i++) {
+		fputs("  ", stdout);
+		json_info(stdout, &l->v[i]);
+		puts(i + 1 < l->n ? "," : "");
+	}
+	puts("]");
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_JSON, O_POSIX, O_SYSV, O_NOPROCS };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},	{"json", 0, false, O_JSON},
+		{"posix", 0, false, O_POSIX},	{"sysv", 0, false, O_SYSV},
+		{"no-procs", 0, false, O_NOPROCS}, {NULL, 0, false, 0},
+	};
+	unsigned flags = 0;
+	bool json = false;
+	seglist l = {0};
+	cli_args a;
+	int o, r;
+
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			return cli_usage_err("ls", "unexpected argument '%s'",
+					     a.arg);
+		case O_HELP:
+			fputs(ls_usage, stdout);
+			return CLI_OK;
+		case O_JSON:
+			json = true;
+			break;
+		case O_POSIX:
+			flags |= SHMKIT_LIST_POSIX;
+			break;
+		case O_SYSV:
+			flags |= SHMKIT_LIST_SYSV;
+			break;
+		case O_NOPROCS:
+			flags |= SHMKIT_LIST_NOPROCS;
+			break;
+		}
+	}
+	r = shmkit_list(flags, collect, &l);
+	if (r < 0) {
+		free(l.v);
+		return cli_err("ls", r);
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_info);
+	if (json) {
+		print_json(&l);
+		r = CLI_OK;
+	} else {
+		r = print_table(&l);
+	}
+	free(l.v);
+	return r;
+}
+
+/* -- info ---------------------------------------------------------------- */
+
+static const char info_usage[] =
+	"Usage: shmkit info [--json] SPEC\n"
+	"\n"
+	"Describe one segment without attaching it: size, owner, mode, "
+	"attaches and\nthe processes that map it. SPEC is posix:/NAME, "
+	"sysv:KEY, sysv:id=N,\nsysv:/PATH#PROJ, file:/PATH or fd:N (memfd: and "
+	"anon: segments have no name\nto look up from outside).\n"
+	"\n"
+	"  --json       print one JSON object\n"
+	"  -h, --help   show this help\n";
+
+static void print_info(const shmkit_info *in)
+{
+	char buf[CLI_NAME_BUF], size[CLI_SIZE_BUF], t[CLI_TIME_BUF], k[16];
+	char spec[SHMKIT_SPEC_MAX];
+
+	cli_printable(in->spec, spec, sizeof(spec));
+	printf("spec:     %s\n", spec);
+	printf("backend:  %s\n", shmkit_backend_name(in->backend));
+	if (in->backend == SHMKIT_BACKEND_SYSV) {
+		printf("key:      %s\n", key_text(in, k));
+		printf("shmid:    %d\n", in->shmid);
+	}
+	printf("size:     %llu (%s)\n", (unsigned long long)in->size,
+	       cli_format_size(in->size, size));
+	printf("owner:    %s (uid %u)\n", cli_user_name(in->uid, buf),
+	       (unsigned)in->uid);
+	printf("group:    %s (gid %u)\n", cli_group_name(in->gid, buf),
+	       (unsigned)in->gid);
+	printf("mode:     %04o\n", in->mode);
+	if (in->nattch >= 0)
+		printf("nattch:   %ld\n", in->nattch);
+	if (in->nprocs >= 0)
+		printf("nprocs:   %ld\n", in->nprocs);
+	else
+		printf("nprocs:   unknown (/proc not readable)\n");
+	printf("mtime:    %s\n", cli_format_time(in->mtime, t));
+	if (in->flags & SHMKIT_INFO_REMOVED)
+		printf("status:   removed, still attached\n");
+	if (in->backend == SHMKIT_BACKEND_POSIX || in->backend == SHMKIT_BACKEND_FILE)
+		printf("lifetime: %s%s\n",
+		       (in->flags & SHMKIT_INFO_EPHEMERAL) ? "ephemeral" : "persistent",
+		       (in->flags & SHMKIT_INFO_STALE) ? ", stale: no live process uses it" : "");
+}
+
+int cmd_info(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_JSON };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"json", 0, false, O_JSON},
+		{NULL, 0, false, 0},
+	};
+	const char *spec = NULL;
+	shmkit_info *in;
+	bool json = false;
+	cli_args a;
+	int o, r;
+
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (spec)
+				return cli_usage_err("info",
+						     "one SPEC at a time");
+			spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(info_usage, stdout);
+			return CLI_OK;
+		case O_JSON:
+			json = true;
+			break;
+		}
+	}
+	if (!spec)
+		return cli_usage_err("info", "missing SPEC");
+	in = malloc(sizeof(*in));
+	if (!in)
+		return cli_err("info", -ENOMEM);
+	r = shmkit_stat(spec, in);
+	if (r < 0) {
+		free(in);
+		return cli_seg_err("info", spec, r);
+	}
+	if (json) {
+		json_info(stdout, in);
+		putchar('\n');
+	} else {
+		print_info(in);
+	}
+	free(in);
+	return CLI_OK;
+}
+
+/* -- who ----------------------------------------------------------------- */
+
+static const char who_usage[] =
+	"Usage: shmkit who SPEC\n"
+	"\n"
+	"Show the processes that map a segment (from /proc/PID/maps): PID and "
+	"command.\nWithout root, other users' processes cannot be seen.\n"
+	"\n"
+	"  -h, --help   show this help\n";
+
+/* The command name from /proc/PID/comm, or "?" if it is gone or hidden. */
+static const char *comm_of(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "?";
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return "?";
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+int cmd_who(int argc, char **argv)
+{
+	enum { O_HELP = 1 };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{NULL, 0, false, 0},
+	};
+	const char *spec = NULL;
+	pid_t *pids = NULL;
+	size_t cap = 64;
+	cli_table t;
+	cli_args a;
+	int o, n, i, tries;
+
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (spec)
+				return cli_usage_err("who",
+						     "one SPEC at a time");
+			spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(who_usage, stdout);
+			return CLI_OK;
+		}
+	}
+	if (!spec)
+		return cli_usage_err("who", "missing SPEC");
+
+	/* Processes come and go between calls: grow and ask again, a few
+	 * times, then show what the last answer fits. */
+	for (tries = 0;; tries++) {
+		pid_t *p = realloc(pids, cap * sizeof(*p));
+		if (!p) {
+			free(pids);
+			return cli_err("who", -ENOMEM);
+		}
+		pids = p;
+		n = shmkit_who(spec, pids, cap);
+		if (n < 0) {
+			free(pids);
+			return cli_seg_err("who", spec, n);
+		}
+		if ((size_t)n <= cap || tries == 3)
+			break;
+		cap = (size_t)n + 16;
+	}
+	if ((size_t)n > cap)
+		n = (int)cap;
+
+	cli_table_init(&t, 2, "rl");
+	cli_table_add(&t, (const char *const[]){"PID", "COMMAND"});
+	for (i = 0; i < n; i++) {
+		char pid[24], comm[64], shown[64];
+		snprintf(pid, sizeof(pid), "%d", (int)pids[i]);
+		cli_printable(comm_of(pids[i], comm, sizeof(comm)), shown,
+			      sizeof(shown));
+		cli_table_add(&t, (const char *const[]){pid, shown});
+	}
+	free(pids);
+	o = cli_table_print(&t, stdout, 0);
+	cli_table_free(&t);
+	return o < 0 ? cli_err("who", o) : CLI_OK;
+}

@@ -1,0 +1,440 @@
+/*
+ * cmd_seg.c: the subcommands that make, fill, read and remove segments:
+ * `create`, `write`, `cat` and `rm`.
+ *
+ * `create` refuses memfd: and anon: up front: they live only as long as a
+ * process holds them, so one made by a command that exits at once would be
+ * gone before anyone could use it. `write` reads stdin straight into the
+ * mapping; when stdin is a regular file its length is checked first, so
+ * input that does not fit changes nothing, and from a pipe the segment is
+ * filled to its end and the excess is reported (never written past the
+ * end). `cat` ignores SIGPIPE so that a reader that goes away is an EPIPE
+ * it can see and stop on quietly.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+/* -- create -------------------------------------------------------------- */
+
+static const char create_usage[] =
+	"Usage: shmkit create [OPTIONS] SPEC SIZE\n"
+	"\n"
+	"Make a segment of SIZE bytes and print its spec (for sysv:private, "
+	"the\nsysv:id=N to reach it by). SIZE is a number with an optional "
+	"suffix K, M, G\nor T (powers of 1024; KB and KiB mean the same): "
+	"4096, 4K, 64M, 1.5G.\nCreation is exclusive: an existing segment is "
+	"an error. The space is reserved\nnow, so a full /dev/shm fails here "
+	"rather than crashing a user later.\n"
+	"\n"
+	"  -m, --mode MODE   permission bits in octal (default 0600: the owner "
+	"only)\n"
+	"  --huge            use huge pages (sysv:, or file: on hugetlbfs)\n"
+	"  --prefault        touch every page now\n"
+	"  --no-reserve      do not reserve the space (sparse; when tmpfs "
+	"fills up,\n"
+	"                    whoever touches a missing page gets SIGBUS)\n"
+	"  --ephemeral       posix:/file: only: 'shmkit gc' may remove it once "
+	"no\n"
+	"                    process uses it (which is as soon as this command\n"
+	"                    exits, until a program attaches it)\n"
+	"  -h, --help        show this help\n";
+
+/* Parse a SIZE operand; prints the usage error itself. */
+static int size_arg(const char *cmd, const char *what, const char *s,
+		    uint64_t *out)
+{
+	int r = cli_parse_size(s, out);
+
+	if (r == -ERANGE)
+		return cli_usage_err(cmd, "%s '%s' is too large", what, s);
+	if (r == -EDOM)
+		return cli_usage_err(cmd, "%s '%s' is not a whole number of "
+				     "bytes", what, s);
+	if (r < 0)
+		return cli_usage_err(cmd,
+				     "invalid %s '%s' (expected bytes, or a "
+				     "number with K, M, G or T)",
+				     what, s);
+	return 0;
+}
+
+int cmd_create(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_MODE, O_HUGE, O_PREFAULT, O_NORESERVE, O_EPHEMERAL };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"mode", 'm', true, O_MODE},
+		{"huge", 0, false, O_HUGE},
+		{"prefault", 0, false, O_PREFAULT},
+		{"no-reserve", 0, false, O_NORESERVE},
+		{"ephemeral", 0, false, O_EPHEMERAL},
+		{NULL, 0, false, 0},
+	};
+	shmkit_opts so = {0};
+	const char *spec = NULL, *size_s = NULL;
+	shmkit_seg *seg;
+	uint64_t size;
+	cli_args a;
+	int o, r;
+
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (!spec)
+				spec = a.arg;
+			else if (!size_s)
+				size_s = a.arg;
+			else
+				return cli_usage_err("create",
+						     "unexpected argument '%s'",
+						     a.arg);
+			break;
+		case O_HELP:
+			fputs(create_usage, stdout);
+			return CLI_OK;
+		case O_MODE:
+			if (cli_parse_mode(a.arg, &so.mode) < 0)
+				return cli_usage_err(
+					"create",
+					"invalid mode '%s' (octal, at most "
+					"0777)",
+					a.arg);
+			if (so.mode == 0)
+				return cli_usage_err(
+					"create",
+					"mode 0 would lock everyone out, the "
+					"owner included");
+			break;
+		case O_HUGE:
+			so.flags |= SHMKIT_F_HUGE;
+			break;
+		case O_PREFAULT:
+			so.flags |= SHMKIT_F_PREFAULT;
+			break;
+		case O_NORESERVE:
+			so.flags |= SHMKIT_F_NORESERVE;
+			break;
+		case O_EPHEMERAL:
+			so.flags |= SHMKIT_F_EPHEMERAL;
+			break;
+		}
+	}
+	if (!spec || !size_s)
+		return cli_usage_err("create", "expected SPEC and SIZE");
+	if ((so.flags & SHMKIT_F_EPHEMERAL) && strncmp(spec, "posix:", 6) &&
+	    spec[0] != '/' && strncmp(spec, "file:", 5))
+		return cli_usage_err("create",
+				     "--ephemeral is for posix: and file: "
+				     "segments (an ephemeral sysv segment "
+				     "would vanish when this command exits)");
+	r = size_arg("create", "size", size_s, &size);
+	if (r)
+		return r;
+	if (size == 0)
+		return cli_usage_err("create", "SIZE must be more than 0");
+	if (size > SIZE_MAX)
+		return cli_usage_err("create", "size '%s' is too large",
+				     size_s);
+	if (has_prefix(spec, "memfd:") || has_prefix(spec, "anon:"))
+		return cli_usage_err(
+			"create",
+			"%.*s segments live only as long as a process holds "
+			"them, so one made here would vanish when shmkit "
+			"exits; create them from your program",
+			(int)(strchr(spec, ':') - spec + 1), spec);
+
+	r = shmkit_create(spec, (size_t)size, &so, &seg);
+	if (r < 0)
+		return cli_seg_err("create", spec, r);
+	printf("%s\n", shmkit_spec(seg));
+	r = shmkit_detach(seg);
+	if (r < 0)
+		return cli_seg_err("create", spec, r);
+	return CLI_OK;
+}
+
+/* -- rm ------------------------------------------------------------------ */
+
+static const char rm_usage[] =
+	"Usage: shmkit rm [-f] SPEC...\n"
+	"\n"
+	"Remove segments by spec (posix:, sysv:, file:). Processes that have "
+	"one\nattached keep it until they detach; nobody new can attach.\n"
+	"\n"
+	"  -f, --force   a segment that does not exist is not an error\n"
+	"  -h, --help    show this help\n";
+
+int cmd_rm(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_FORCE };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"force", 'f', false, O_FORCE},
+		{NULL, 0, false, 0},
+	};
+	bool force = false;
+	cli_args a;
+	int o, nspecs = 0, status = CLI_OK;
+
+	/* Options first, so "rm a -f" removes nothing before it knows -f. */
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			nspecs++;
+			break;
+		case O_HELP:
+			fputs(rm_usage, stdout);
+			return CLI_OK;
+		case O_FORCE:
+			force = true;
+			break;
+		}
+	}
+	if (nspecs == 0)
+		return cli_usage_err("rm", "missing SPEC");
+
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		int r;
+		if (o != CLI_ARG_OPERAND)
+			continue;
+		r = shmkit_unlink(a.arg);
+		if (r == -ENOENT && force)
+			continue;
+		if (r < 0)
+			status = cli_seg_err("rm", a.arg, r);
+	}
+	return status;
+}
+
+/* -- cat ----------------------------------------------------------------- */
+
+static const char cat_usage[] =
+	"Usage: shmkit cat SPEC\n"
+	"\n"
+	"Write a segment's bytes, all of them, to stdout. The segment is "
+	"attached\nread-only.\n"
+	"\n"
+	"  -h, --help   show this help\n";
+
+/* Exactly one SPEC operand and nothing else but --help. */
+static int one_spec(int argc, char **argv, const char *usage,
+		    const char **spec)
+{
+	enum { O_HELP = 1 };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{NULL, 0, false, 0},
+	};
+	cli_args a;
+	int o;
+
+	*spec = NULL;
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (*spec)
+				return cli_usage_err(argv[0],
+						     "one SPEC at a time");
+			*spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(usage, stdout);
+			return -1;
+		}
+	}
+	if (!*spec)
+		return cli_usage_err(argv[0], "missing SPEC");
+	return 0;
+}
+
+int cmd_cat(int argc, char **argv)
+{
+	shmkit_opts so = {.flags = SHMKIT_F_RDONLY};
+	const char *spec, *p;
+	shmkit_seg *seg;
+	size_t left;
+	int r, status = CLI_OK;
+
+	r = one_spec(argc, argv, cat_usage, &spec);
+	if (r)
+		return r < 0 ? CLI_OK : r;
+	r = shmkit_attach(spec, &so, &seg);
+	if (r < 0)
+		return cli_seg_err("cat", spec, r);
+
+	/* stdio has nothing buffered on stdout yet; write(2) directly. */
+	signal(SIGPIPE, SIG_IGN);
+	p = shmkit_addr(seg);
+	left = shmkit_size(seg);
+	while (left > 0) {
+		ssize_t n = write(STDOUT_FILENO, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* A reader that stopped reading is not worth a
+			 * message, but the copy is incomplete. */
+			if (errno != EPIPE)
+				cli_errf("cat: stdout: %s", strerror(errno));
+			status = CLI_FAIL;
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	r = shmkit_detach(seg);
+	if (r < 0 && status == CLI_OK)
+		status = cli_seg_err("cat", spec, r);
+	return status;
+}
+
+/* -- write --------------------------------------------------------------- */
+
+static const char write_usage[] =
+	"Usage: shmkit write [--offset N] SPEC\n"
+	"\n"
+	"Copy stdin into a segment, from byte N on (default 0). Input longer "
+	"than the\nspace from N to the end is an error: from a regular file, "
+	"nothing is written;\nfrom a pipe, the segment is filled to its end "
+	"and the rest is refused. Never\nwrites past the end.\n"
+	"\n"
+	"  -o, --offset N   where to start (a size: 512, 4K, 1M)\n"
+	"  -h, --help       show this help\n";
+
+static ssize_t read_retry(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+	do {
+		n = read(fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* Fill [p, p+space) from stdin; *done gets the bytes read. Returns 0, 1 if
+ * more input was left over, or -errno. */
+static int fill_from_stdin(char *p, size_t space, size_t *done)
+{
+	size_t got = 0;
+	char extra;
+	ssize_t n;
+
+	while (got < space) {
+		n = read_retry(STDIN_FILENO, p + got, space - got);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	*done = got;
+	if (got < space)
+		return 0;
+	n = read_retry(STDIN_FILENO, &extra, 1);
+	if (n < 0)
+		return -errno;
+	return n > 0 ? 1 : 0;
+}
+
+int cmd_write(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_OFFSET };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"offset", 'o', true, O_OFFSET},
+		{NULL, 0, false, 0},
+	};
+	const char *spec = NULL;
+	uint64_t off = 0;
+	shmkit_seg *seg;
+	struct stat st;
+	size_t size, space, done = 0;
+	cli_args a;
+	int o, r, status = CLI_OK;
+
+	cli_args_init(&a, argc, argv);
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (spec)
+				return cli_usage_err("write",
+						     "one SPEC at a time");
+			spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(write_usage, stdout);
+			return CLI_OK;
+		case O_OFFSET:
+			r = size_arg("write", "offset", a.arg, &off);
+			if (r)
+				return r;
+			break;
+		}
+	}
+	if (!spec)
+		return cli_usage_err("write", "missing SPEC");
+
+	r = shmkit_attach(spec, NULL, &seg);
+	if (r < 0)
+		return cli_seg_err("write", spec, r);
+	size = shmkit_size(seg);
+	if (off > size) {
+		status = cli_errf("write: %s: offset %llu is past the end of "
+				  "the segment (%zu bytes)",
+				  shmkit_spec(seg), (unsigned long long)off,
+				  size);
+		goto out;
+	}
+	space = size - (size_t)off;
+
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+		off_t pos = lseek(STDIN_FILENO, 0, SEEK_CUR);
+		if (pos >= 0 && st.st_size > pos &&
+		    (uint64_t)(st.st_size - pos) > space) {
+			status = cli_errf(
+				"write: %s: input is %llu bytes, but only %zu "
+				"fit (the segment is %zu bytes, offset %llu); "
+				"nothing written",
+				shmkit_spec(seg),
+				(unsigned long long)(st.st_size - pos), space,
+				size, (unsigned long long)off);
+			goto out;
+		}
+	}
+	r = fill_from_stdin((char *)shmkit_addr(seg) + off, space, &done);
+	if (r < 0) {
+		status = cli_errf("write: stdin: %s", strerror(-r));
+	} else if (r > 0) {
+		status = cli_errf("write: %s: input is larger than the %zu "
+				  "bytes that fit (the segment is %zu bytes, "
+				  "offset %llu); %zu bytes written, the rest "
+				  "refused",
+				  shmkit_spec(seg), space, size,
+				  (unsigned long long)off, done);
+	}
+out:
+	r = shmkit_detach(seg);
+	if (r < 0 && status == CLI_OK)
+		status = cli_seg_err("write", spec, r);
+	return status;
+}
