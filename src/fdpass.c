@@ -5,7 +5,7 @@
  * unrelated processes.
  *
  * Wire format (host byte order: both ends are on one host):
- *   u32 magic "SKFD", u32 backend, u32 spec_len, u32 reserved, spec bytes.
+ *   u32 magic (FD_MAGIC), u32 backend, u32 spec_len, u32 reserved, spec.
  * The size is not sent: the receiver learns it from the descriptor (fstat),
  * so a lying sender cannot make us map past the object's end.
  *

@@ -33,7 +33,7 @@ extern const char *test_skip_reason_;
 		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
 		fprintf(stderr, __VA_ARGS__);                                 \
 		fputc('\n', stderr);                                          \
-		exit(1);                                                      \
+		test_fail_exit();                                             \
 	} while (0)
 
 #define ASSERT(c)                                                             \
@@ -79,6 +79,13 @@ typedef struct test_case {
 	const char *name;
 	void (*fn)(void);
 } test_case;
+
+/*
+ * Exit after a failed assertion. In the test's main process it first sends
+ * SIGTERM to every process of the test's own process group, so a child
+ * blocked on a peer that failed never outlives the test.
+ */
+void test_fail_exit(void) __attribute__((noreturn));
 
 /* Run the cases; returns the process exit status. */
 int test_run(const char *area, const test_case *cases, size_t n);

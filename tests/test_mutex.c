@@ -116,7 +116,7 @@ static void trylock_timedlock_and_misuse(void)
 	struct shared *s = make(&seg);
 	shmkit_mutex blank;
 	pid_t pid;
-	int pfd[2];
+	int locked[2], go[2];
 	char c;
 
 	memset(&blank, 0, sizeof(blank));
@@ -125,19 +125,25 @@ static void trylock_timedlock_and_misuse(void)
 	ASSERT_ERR(shmkit_mutex_init(NULL), EINVAL);
 	ASSERT_ERR(shmkit_mutex_unlock(&s->m), EPERM); /* not held */
 
-	ASSERT(pipe(pfd) == 0);
+	/* Two one-way pipes, unused ends closed: if either side dies, the
+	 * other reads EOF instead of waiting forever. */
+	ASSERT(pipe(locked) == 0 && pipe(go) == 0);
 	pid = fork();
 	ASSERT(pid >= 0);
 	if (pid == 0) { /* hold it until told to go */
+		close(locked[0]);
+		close(go[1]);
 		if (shmkit_mutex_lock(&s->m) != 0)
 			_exit(2);
-		if (write(pfd[1], "l", 1) != 1)
+		if (write(locked[1], "l", 1) != 1)
 			_exit(3);
-		if (read(pfd[0], &c, 1) != 1)
+		if (read(go[0], &c, 1) != 1)
 			_exit(4);
 		_exit(shmkit_mutex_unlock(&s->m) == 0 ? 0 : 5);
 	}
-	ASSERT(read(pfd[0], &c, 1) == 1);
+	close(locked[1]);
+	close(go[0]);
+	ASSERT(read(locked[0], &c, 1) == 1);
 	ASSERT_ERR(shmkit_mutex_trylock(&s->m), EBUSY);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -145,15 +151,15 @@ static void trylock_timedlock_and_misuse(void)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ASSERT((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 45);
 	ASSERT_ERR(shmkit_mutex_destroy(&s->m), EBUSY);
-	ASSERT(write(pfd[1], "g", 1) == 1);
+	ASSERT(write(go[1], "g", 1) == 1);
 	test_expect_child_ok(pid, 5000, "holder");
 	ASSERT_OK(shmkit_mutex_timedlock(&s->m, 1000));
 	ASSERT_ERR(shmkit_mutex_lock(&s->m), EDEADLK);
 	ASSERT_OK(shmkit_mutex_unlock(&s->m));
 	ASSERT_OK(shmkit_mutex_destroy(&s->m));
 	ASSERT_ERR(shmkit_mutex_lock(&s->m), EINVAL); /* destroyed */
-	close(pfd[0]);
-	close(pfd[1]);
+	close(locked[0]);
+	close(go[1]);
 	ASSERT_OK(shmkit_destroy(seg));
 }
 

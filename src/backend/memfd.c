@@ -26,7 +26,20 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
+
+/* RAM + swap in bytes (SIZE_MAX if unknown). */
+static size_t host_memory(void)
+{
+	struct sysinfo si;
+	unsigned long long total;
+
+	if (sysinfo(&si) < 0)
+		return SIZE_MAX;
+	total = ((unsigned long long)si.totalram + si.totalswap) * si.mem_unit;
+	return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
+}
 
 static int memfd_create_(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			 const shmkit_opts *o)
@@ -37,6 +50,11 @@ static int memfd_create_(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 
 	if (seg->flags & SHMKIT_F_HUGE)
 		mflags |= MFD_HUGETLB;
+	/* A memfd lives on the kernel's internal tmpfs, which has no size
+	 * limit: reserving more than the host has would not fail early but
+	 * drive the host into the OOM killer. Refuse it up front. */
+	if (!(seg->flags & SHMKIT_F_NORESERVE) && size > host_memory())
+		return -ENOMEM;
 	fd = memfd_create(sp->name, mflags);
 	if (fd < 0)
 		return errno == EINVAL && (mflags & MFD_HUGETLB) ? -ENOTSUP

@@ -67,6 +67,22 @@ static int map_id(shmkit_seg *seg, int id, size_t size)
 	return 0;
 }
 
+/* The default huge page size from /proc/meminfo (SHM_HUGETLB uses it), or 0. */
+static size_t huge_page_size(void)
+{
+	char line[128];
+	size_t kb = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
 static int sysv_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		       const shmkit_opts *o)
 {
@@ -80,8 +96,20 @@ static int sysv_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	r = spec_key(sp, &key);
 	if (r < 0)
 		return r;
-	if (seg->flags & SHMKIT_F_HUGE)
+	if (seg->flags & SHMKIT_F_HUGE) {
+		/* The kernel backs whole huge pages but records the size asked
+		 * for; ask for what is backed, so that the handle, an attach
+		 * and ipcs all see the size that is really there. */
+		size_t unit = huge_page_size();
+		if (!unit)
+			return -ENOTSUP;
+		if (size % unit) {
+			if (size > SIZE_MAX - unit)
+				return -EFBIG;
+			size += unit - size % unit;
+		}
 		flags |= SHM_HUGETLB;
+	}
 	if (seg->flags & SHMKIT_F_NORESERVE)
 		flags |= SHM_NORESERVE;
 	id = shmget(key, size, flags);
