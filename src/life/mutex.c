@@ -14,13 +14,16 @@
  * until someone repairs it, and nothing is ever unusable.
  *
  * dirty is only read and written by the holder of the mutex, so plain
- * accesses under the lock suffice.
+ * accesses under the lock suffice. owner is ours too: unlock by a thread
+ * that does not hold the mutex is refused (-EPERM) before pthread is asked,
+ * so misuse is an error and never undefined behaviour.
  */
 #include "../internal.h"
 
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MUTEX_MAGIC 0x534b4d58u /* "SKMX" */
 
@@ -28,6 +31,7 @@ struct mutex_impl {
 	pthread_mutex_t pm;
 	uint32_t magic;
 	uint32_t dirty;
+	int32_t owner; /* holder's thread id; 0 when free. Atomic, relaxed. */
 };
 
 _Static_assert(sizeof(struct mutex_impl) <= sizeof(shmkit_mutex),
@@ -67,9 +71,16 @@ int shmkit_mutex_init(shmkit_mutex *m)
 	return 0;
 }
 
+static int32_t self_tid(void)
+{
+	return (int32_t)gettid();
+}
+
 /* Turn what pthread said into what shmkit promises. */
 static int after_lock(struct mutex_impl *x, int r)
 {
+	if (r == 0 || r == EOWNERDEAD)
+		__atomic_store_n(&x->owner, self_tid(), __ATOMIC_RELAXED);
 	if (r == EOWNERDEAD) {
 		(void)pthread_mutex_consistent(&x->pm);
 		x->dirty = 1;
@@ -108,7 +119,9 @@ int shmkit_mutex_timedlock(shmkit_mutex *m, int64_t timeout_ms)
 		return -EINVAL;
 	if (timeout_ms < 0)
 		return shmkit_mutex_lock(m);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* pthread_mutex_timedlock() rather than clocklock(CLOCK_MONOTONIC):
+	 * sanitizers and older C libraries know only the former. */
+	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += (time_t)(timeout_ms / 1000);
 	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (ts.tv_nsec >= 1000000000L) {
@@ -116,7 +129,7 @@ int shmkit_mutex_timedlock(shmkit_mutex *m, int64_t timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	do {
-		r = pthread_mutex_clocklock(&x->pm, CLOCK_MONOTONIC, &ts);
+		r = pthread_mutex_timedlock(&x->pm, &ts);
 	} while (r == EINTR);
 	return after_lock(x, r);
 }
@@ -137,6 +150,9 @@ int shmkit_mutex_unlock(shmkit_mutex *m)
 	struct mutex_impl *x = impl(m);
 	if (!x)
 		return -EINVAL;
+	if (__atomic_load_n(&x->owner, __ATOMIC_RELAXED) != self_tid())
+		return -EPERM;
+	__atomic_store_n(&x->owner, 0, __ATOMIC_RELAXED);
 	return -pthread_mutex_unlock(&x->pm);
 }
 
@@ -154,6 +170,7 @@ int shmkit_mutex_destroy(shmkit_mutex *m)
 		r = pthread_mutex_consistent(&x->pm);
 	if (r)
 		return -r;
+	__atomic_store_n(&x->owner, 0, __ATOMIC_RELAXED);
 	(void)pthread_mutex_unlock(&x->pm);
 	r = pthread_mutex_destroy(&x->pm);
 	if (r)
