@@ -115,6 +115,7 @@ static void send_memfd_one(int type)
 		ASSERT(filled(shmkit_addr(r), first, 1));
 		fill(shmkit_addr(r), later, 2);
 		ASSERT_OK(shmkit_detach(r));
+		ASSERT_OK(shmkit_detach(s)); /* the copy fork gave us */
 		_exit(0);
 	}
 	close(sv[1]);
