@@ -299,5 +299,52 @@ static void owner(void)
 	destroy_all(s);
 }
 
+/*
+ * Squatting: another user creates the name first, world-writable, hoping we
+ * adopt it. Create must refuse (-EEXIST) and leave the planted segment as it
+ * is; attach with SHMKIT_F_OWNER refuses the impostor.
+ */
+static void squatter_never_adopted(void)
+{
+	struct trio t;
+	shmkit_opts mine = {.flags = SHMKIT_F_OWNER};
+	shmkit_seg *s;
+	pid_t pid;
+	int i;
+
+	NEED_ROOT();
+	trio(&t, "squat");
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		const shmkit_opts open_ = {.mode = 0666};
+		gid_t g = NOBODY;
+		if (setgroups(1, &g) < 0 || setgid(NOBODY) < 0 ||
+		    setuid(NOBODY) < 0)
+			_exit(2);
+		for (i = 0; i < 3; i++) {
+			if (shmkit_create(t.spec[i], 4096, &open_, &s) < 0)
+				_exit(3);
+			memcpy(shmkit_addr(s), "SQ", 2);
+			shmkit_detach(s);
+		}
+		_exit(0);
+	}
+	test_expect_child_ok(pid, 10000, "squatter");
+	for (i = 0; i < 3; i++) {
+		s = NULL;
+		ASSERT_ERR(shmkit_create(t.spec[i], 4096, NULL, &s), EEXIST);
+		ASSERT(s == NULL);
+		mine.owner = geteuid();
+		ASSERT_ERR(shmkit_attach(t.spec[i], &mine, &s), EPERM);
+		ASSERT(s == NULL);
+		/* Untouched: still the squatter's bytes and owner. */
+		mine.owner = NOBODY;
+		ASSERT_OK(shmkit_attach(t.spec[i], &mine, &s));
+		ASSERT(!memcmp(shmkit_addr(s), "SQ", 2));
+		ASSERT_OK(shmkit_destroy(s));
+	}
+}
+
 TEST_MAIN("perms", TEST(private_by_default), TEST(exact_mode), TEST(group),
-	  TEST(owner))
+	  TEST(owner), TEST(squatter_never_adopted))
