@@ -193,8 +193,7 @@ typedef struct shmkit_info {
 /* shmkit_info.flags */
 #define SHMKIT_INFO_REMOVED   0x0001u /* sysv: marked for removal, still attached */
 #define SHMKIT_INFO_EPHEMERAL 0x0002u /* created by shmkit as ephemeral */
-#define SHMKIT_INFO_UNUSED    0x0004u /* no live shmkit handle holds it (posix, file) */
-#define SHMKIT_INFO_STALE     0x0008u /* ephemeral and unused: shmkit_gc() removes it */
+#define SHMKIT_INFO_STALE     0x0004u /* ephemeral, and no live process holds it: shmkit_gc() removes it */
 
 /*
  * Called once per segment by shmkit_list(). Return 0 to go on, anything else

@@ -56,6 +56,11 @@ int shmkit__apply_perms(int fd, const shmkit_opts *o)
 {
 	unsigned mode = shmkit__mode(o);
 
+	/* The sticky bit is how an attacher tells from the fstat() it makes
+	 * anyway that a segment is ephemeral and must be locked while used
+	 * (src/life/lifetime.c): persistent segments then cost no extra call. */
+	if (shmkit__flags(o) & SHMKIT_F_EPHEMERAL)
+		mode |= S_ISVTX;
 	/* open() applied the umask; 0600 is never narrowed by a sane umask, so
 	 * only pay for fchmod() when the caller asked for more. */
 	if (mode != 0600u && fchmod(fd, (mode_t)mode) < 0)
@@ -116,6 +121,11 @@ int shmkit__fd_attach_finish(shmkit_seg *seg, int fd, const shmkit_opts *o)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
+	/* Named backends (those with a name to remove) must not join a
+	 * segment that gc removed while we were opening it. */
+	r = shmkit__life_join(fd, &st, seg->be->remove != NULL);
+	if (r < 0)
+		return r;
 	if ((shmkit__flags(o) & SHMKIT_F_OWNER) && st.st_uid != o->owner)
 		return -EPERM;
 	if (st.st_size <= 0)

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/ipc.h>
+#include <sys/stat.h>
 
 #define SHMKIT__HIDDEN __attribute__((visibility("hidden")))
 
@@ -114,11 +115,13 @@ SHMKIT__HIDDEN int shmkit__fd_detach(shmkit_seg *seg);
 
 /* -- Lifetime (src/life/lifetime.c) ----------------------------------------- */
 
-/* Creator: take the handle's shared lock, then mark ephemeral if asked. */
+/* Creator of an ephemeral segment: take the shared lock, mark it. No-op
+ * for persistent ones. The sticky mode bit is set by shmkit__apply_perms. */
 SHMKIT__HIDDEN int shmkit__life_claim(int fd, unsigned flags);
-/* Attacher: take the handle's shared lock; -ENOENT if the name was removed. */
-SHMKIT__HIDDEN int shmkit__life_join(int fd);
-/* SHMKIT_INFO_EPHEMERAL|UNUSED|STALE for an open segment, or -errno. */
+/* Attacher: if st (fstat of fd) is ephemeral, take the shared lock; then,
+ * if named, -ENOENT when the name was removed meanwhile. May refresh *st. */
+SHMKIT__HIDDEN int shmkit__life_join(int fd, struct stat *st, bool named);
+/* SHMKIT_INFO_EPHEMERAL|STALE for an open segment, or -errno. */
 SHMKIT__HIDDEN int shmkit__life_probe(int fd);
 
 /* Close preserving errno, retrying nothing (close must not be retried). */

@@ -295,7 +295,7 @@ static void info_init(shmkit_info *in, shmkit_backend b)
 	in->shmid = -1;
 }
 
-/* SHMKIT_INFO_EPHEMERAL/UNUSED/STALE for a posix or file segment; 0 when
+/* SHMKIT_INFO_EPHEMERAL/STALE for a posix or file segment; 0 when
  * we may not open it (then nothing is claimed either way). */
 static unsigned life_flags(int dfd, const char *name)
 {

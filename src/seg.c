@@ -85,10 +85,12 @@ static int open_seg(shmkit_opcode op, const char *spec, size_t size,
 	if (!be)
 		return -ENOTSUP;
 
-	s = calloc(1, sizeof(*s));
+	s = malloc(sizeof(*s)); /* not calloc: spec[] is 4 KiB we need not zero */
 	if (!s)
 		return -ENOMEM;
 	s->be = be;
+	s->addr = NULL;
+	s->size = 0;
 	s->fd = -1;
 	s->shmid = -1;
 	s->flags = opts ? opts->flags : 0;

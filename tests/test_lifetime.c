@@ -91,6 +91,13 @@ static void live_persistent_and_foreign_are_kept(void)
 	/* in use: an ephemeral segment this process holds */
 	ASSERT_OK(shmkit_create(spec_of(live), 4096, &eph, &s));
 	ASSERT_EQ(shmkit_in_use(spec_of(live)), 1);
+	/* a persistent one is in use while mapped (the kernel's maps say so) */
+	{
+		shmkit_seg *p;
+		ASSERT_OK(shmkit_create(spec_of(pers), 4096, NULL, &p));
+		ASSERT_EQ(shmkit_in_use(spec_of(pers)), 1);
+		ASSERT_OK(shmkit_destroy(p));
+	}
 	/* persistent, creator dead */
 	create_and_die(spec_of(pers), NULL);
 	ASSERT_EQ(shmkit_in_use(spec_of(pers)), 0);

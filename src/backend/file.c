@@ -80,9 +80,7 @@ static int file_attach(shmkit_seg *seg, const shmkit__spec *sp,
 		shmkit__close(fd);
 		return -ENOTSUP;
 	}
-	r = shmkit__life_join(fd);
-	if (r == 0)
-		r = shmkit__fd_attach_finish(seg, fd, o);
+	r = shmkit__fd_attach_finish(seg, fd, o);
 	if (r < 0)
 		shmkit__close(fd);
 	return r;

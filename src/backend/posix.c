@@ -4,7 +4,8 @@
  * The object is a file in /dev/shm (tmpfs); it lives until shm_unlink() and
  * the last mapping are gone, across crashes of everyone who used it. The
  * handle keeps its descriptor open: resize needs it, shmkit_fd() hands it
- * out, and shmkit_send_fd() can pass it on. glibc's shm_open() already adds
+ * out, shmkit_send_fd() can pass it on, and on an ephemeral segment it holds
+ * the lock that tells shmkit_gc() the segment is in use. glibc's shm_open() already adds
  * O_NOFOLLOW and O_CLOEXEC; we pass O_CLOEXEC anyway to say so.
  *
  * Huge pages: /dev/shm is ordinary tmpfs, so SHMKIT_F_HUGE is refused with
@@ -57,9 +58,7 @@ static int posix_attach(shmkit_seg *seg, const shmkit__spec *sp,
 			(seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR, 0);
 	if (fd < 0)
 		return fd;
-	r = shmkit__life_join(fd);
-	if (r == 0)
-		r = shmkit__fd_attach_finish(seg, fd, o);
+	r = shmkit__fd_attach_finish(seg, fd, o);
 	if (r < 0)
 		shmkit__close(fd);
 	return r;

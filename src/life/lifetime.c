@@ -4,15 +4,21 @@
  *
  * A PID is no witness: it is reused, and a process can be attaching right
  * now. The witness is a lock the kernel keeps for us. Every shmkit handle on
- * a named, descriptor-backed segment (posix, file) holds a shared flock(2)
- * on its own open file description for as long as it is attached; the
- * kernel drops it when the handle is closed or the process dies, however it
- * dies. A segment whose lock can be taken exclusively is used by no live
+ * an ephemeral descriptor-backed segment (posix, file) holds a shared
+ * flock(2) on its own open file description for as long as it is attached;
+ * the kernel drops it when the handle is closed or the process dies, however
+ * it dies. A segment whose lock can be taken exclusively is used by no live
  * shmkit handle.
  *
- * Ephemeral segments carry the extended attribute user.shmkit.life =
- * "ephemeral", set by their creator after it holds its shared lock, so gc
- * never sees a marked segment that is not locked by a live creator or user.
+ * Ephemeral segments carry two marks. The extended attribute
+ * user.shmkit.life = "ephemeral" is the authoritative one: gc removes nothing
+ * without it, and the creator sets it only once it holds its shared lock, so
+ * gc never sees a marked segment that is not locked by a live creator or
+ * user. The sticky mode bit (S_ISVTX, meaningless on a regular file) is the
+ * cheap one: an attacher sees it in the fstat() it makes anyway, so only
+ * ephemeral segments pay for the lock; persistent ones cost nothing extra.
+ * The creator sets the bit before it sizes the segment, so an attach that
+ * sees a size also sees the bit.
  * gc removes a segment only when all of these hold: it carries the mark (so
  * it is shmkit's and meant to go: never a persistent one, never one shmkit
  * did not create), the exclusive lock was granted (nobody uses it), and the
@@ -57,29 +63,35 @@ static int flock_retry(int fd, int op)
 
 int shmkit__life_claim(int fd, unsigned flags)
 {
-	int r = flock_retry(fd, LOCK_SH);
+	int r;
 
+	if (!(flags & SHMKIT_F_EPHEMERAL))
+		return 0; /* persistent: nothing to witness, nothing to pay */
+	r = flock_retry(fd, LOCK_SH);
 	if (r < 0)
 		return r;
-	if ((flags & SHMKIT_F_EPHEMERAL) &&
-	    fsetxattr(fd, LIFE_XATTR, LIFE_EPHEMERAL,
+	if (fsetxattr(fd, LIFE_XATTR, LIFE_EPHEMERAL,
 		      sizeof(LIFE_EPHEMERAL) - 1, 0) < 0)
 		return errno == EOPNOTSUPP ? -ENOTSUP : -errno;
 	return 0;
 }
 
-int shmkit__life_join(int fd)
+int shmkit__life_join(int fd, struct stat *st, bool named)
 {
-	struct stat st;
-	int r = flock_retry(fd, LOCK_SH);
+	int r;
 
+	if (!(st->st_mode & S_ISVTX))
+		return 0;
+	r = flock_retry(fd, LOCK_SH);
 	if (r < 0)
 		return r;
-	if (fstat(fd, &st) < 0)
+	if (!named)
+		return 0;
+	/* gc unlinks while holding its exclusive lock: now that we hold ours,
+	 * the link count says whether the name we opened is still there. */
+	if (fstat(fd, st) < 0)
 		return -errno;
-	if (st.st_nlink == 0)
-		return -ENOENT; /* removed (by gc or anyone) while we opened it */
-	return 0;
+	return st->st_nlink == 0 ? -ENOENT : 0;
 }
 
 static bool is_ephemeral(int fd)
@@ -92,19 +104,15 @@ static bool is_ephemeral(int fd)
 
 int shmkit__life_probe(int fd)
 {
-	unsigned out = 0;
-
-	if (is_ephemeral(fd))
-		out |= SHMKIT_INFO_EPHEMERAL;
+	if (!is_ephemeral(fd))
+		return 0;
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		(void)flock(fd, LOCK_UN);
-		out |= SHMKIT_INFO_UNUSED;
-		if (out & SHMKIT_INFO_EPHEMERAL)
-			out |= SHMKIT_INFO_STALE;
-	} else if (errno != EWOULDBLOCK) {
-		return -errno;
+		return (int)(SHMKIT_INFO_EPHEMERAL | SHMKIT_INFO_STALE);
 	}
-	return (int)out;
+	if (errno != EWOULDBLOCK)
+		return -errno;
+	return (int)SHMKIT_INFO_EPHEMERAL;
 }
 
 int shmkit_in_use(const char *spec)
@@ -146,7 +154,11 @@ int shmkit_in_use(const char *spec)
 	shmkit__close(fd);
 	if (r < 0)
 		return r;
-	return !(r & SHMKIT_INFO_UNUSED);
+	if (r & SHMKIT_INFO_EPHEMERAL)
+		return !(r & SHMKIT_INFO_STALE);
+	/* Persistent segments hold no lock: ask the kernel who maps them. */
+	r = shmkit_who(spec, NULL, 0);
+	return r < 0 ? r : r > 0;
 }
 
 /* Remove one entry of dir if it is a stale ephemeral segment: 1 removed,
