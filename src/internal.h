@@ -121,6 +121,10 @@ SHMKIT__HIDDEN int shmkit__life_claim(int fd, unsigned flags);
 /* Attacher: if st (fstat of fd) is ephemeral, take the shared lock; then,
  * if named, -ENOENT when the name was removed meanwhile. May refresh *st. */
 SHMKIT__HIDDEN int shmkit__life_join(int fd, struct stat *st, bool named);
+/* An unnamed file (O_TMPFILE) in path's directory; -EEXIST if path exists. */
+SHMKIT__HIDDEN int shmkit__life_open_unnamed(const char *path, unsigned mode);
+/* Give the unnamed file its name, exclusively (-EEXIST if taken). */
+SHMKIT__HIDDEN int shmkit__life_publish(int fd, const char *path);
 /* SHMKIT_INFO_EPHEMERAL|STALE for an open segment, or -errno. */
 SHMKIT__HIDDEN int shmkit__life_probe(int fd);
 

@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -208,6 +209,68 @@ static void file_ephemeral_in_a_directory(void)
 	ASSERT(rmdir(dir) == 0);
 }
 
+/*
+ * An ephemeral segment appears under its name only complete: a watcher that
+ * stats the name as fast as it can never sees it empty or unmarked. And an
+ * ephemeral create is as exclusive as any other.
+ */
+static void ephemeral_appears_complete(void)
+{
+	enum { ROUNDS = 6, SIZE = 32 << 20 };
+	const char *n = test_name("atomic");
+	shmkit_seg *flag;
+	volatile int *done;
+	char path[256];
+	pid_t w;
+	int i, st;
+
+	snprintf(path, sizeof(path), "/dev/shm%s", n);
+	ASSERT_OK(shmkit_create("anon:", 4096, NULL, &flag));
+	done = shmkit_addr(flag);
+	w = fork();
+	ASSERT(w >= 0);
+	if (w == 0) {
+		struct stat sb;
+		int seen = 0;
+		while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+			if (stat(path, &sb) < 0)
+				continue;
+			if (sb.st_size != SIZE || !(sb.st_mode & S_ISVTX))
+				_exit(100); /* a half-made segment was visible */
+			seen++;
+			while (stat(path, &sb) == 0)
+				;
+		}
+		_exit(seen > 0 ? 0 : 101);
+	}
+	for (i = 0; i < ROUNDS; i++) {
+		shmkit_seg *s;
+		ASSERT_OK(shmkit_create(spec_of(n), SIZE, &eph, &s));
+		poll(NULL, 0, 20); /* leave it named long enough to be seen */
+		ASSERT_OK(shmkit_destroy(s));
+	}
+	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
+	st = test_wait_child(w, 10000, "watcher");
+	ASSERT(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 100)
+		FAIL_("a half-made ephemeral segment was visible by name");
+	if (WEXITSTATUS(st) == 101)
+		FAIL_("the watcher never saw the segment: the test proved nothing");
+	ASSERT_EQ(WEXITSTATUS(st), 0);
+	ASSERT_OK(shmkit_destroy(flag));
+
+	/* Exclusive: an existing name is refused and left as it was. */
+	{
+		shmkit_seg *a, *b = NULL;
+		ASSERT_OK(shmkit_create(spec_of(n), 4096, NULL, &a));
+		memcpy(shmkit_addr(a), "kept", 5);
+		ASSERT_ERR(shmkit_create(spec_of(n), 8192, &eph, &b), EEXIST);
+		ASSERT(b == NULL);
+		ASSERT(!strcmp(shmkit_addr(a), "kept"));
+		ASSERT_OK(shmkit_destroy(a));
+	}
+}
+
 static void bad_arguments(void)
 {
 	shmkit_seg *s = (shmkit_seg *)0x1;
@@ -223,4 +286,5 @@ TEST_MAIN("lifetime", TEST(crashed_ephemeral_is_collected),
 	  TEST(live_persistent_and_foreign_are_kept),
 	  TEST(gc_never_removes_while_attached),
 	  TEST(sysv_ephemeral_dies_with_last_detach),
-	  TEST(file_ephemeral_in_a_directory), TEST(bad_arguments))
+	  TEST(file_ephemeral_in_a_directory), TEST(ephemeral_appears_complete),
+	  TEST(bad_arguments))

@@ -36,11 +36,14 @@ static size_t huge_unit(int fd)
 static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		       const shmkit_opts *o)
 {
+	bool eph = seg->flags & SHMKIT_F_EPHEMERAL;
 	size_t unit;
 	int fd, r;
 
-	fd = open_retry(sp->name, O_RDWR | O_CREAT | O_EXCL,
-			(mode_t)shmkit__mode(o));
+	/* Ephemeral: built unnamed, named when complete (src/life/lifetime.c). */
+	fd = eph ? shmkit__life_open_unnamed(sp->name, shmkit__mode(o))
+		 : open_retry(sp->name, O_RDWR | O_CREAT | O_EXCL,
+			      (mode_t)shmkit__mode(o));
 	if (fd < 0)
 		return fd;
 	r = shmkit__life_claim(fd, seg->flags);
@@ -59,10 +62,17 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		size += unit - size % unit;
 	}
 	r = shmkit__fd_create_finish(seg, fd, size, o);
+	if (r == 0 && eph) {
+		r = shmkit__life_publish(fd, sp->name);
+		if (r < 0)
+			(void)shmkit__fd_detach(seg); /* unmaps, closes fd */
+		return r;
+	}
 	if (r == 0)
 		return 0;
 fail:
-	(void)unlink(sp->name);
+	if (!eph)
+		(void)unlink(sp->name);
 	shmkit__close(fd);
 	return r;
 }

@@ -14,8 +14,12 @@
 #include "../internal.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+/* Where glibc's shm_open() keeps its objects. */
+#define SHM_DIR "/dev/shm"
 
 static int open_retry(const char *name, int oflag, mode_t mode)
 {
@@ -29,19 +33,34 @@ static int open_retry(const char *name, int oflag, mode_t mode)
 static int posix_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			const shmkit_opts *o)
 {
+	bool eph = seg->flags & SHMKIT_F_EPHEMERAL;
+	char path[sizeof(SHM_DIR) + PATH_MAX];
 	int fd, r;
 
 	if (seg->flags & SHMKIT_F_HUGE)
 		return -ENOTSUP;
-	fd = open_retry(sp->name, O_RDWR | O_CREAT | O_EXCL,
-			(mode_t)shmkit__mode(o));
+	if (eph) {
+		/* Built unnamed, named when complete (src/life/lifetime.c). */
+		snprintf(path, sizeof(path), SHM_DIR "%s", sp->name);
+		fd = shmkit__life_open_unnamed(path, shmkit__mode(o));
+	} else {
+		fd = open_retry(sp->name, O_RDWR | O_CREAT | O_EXCL,
+				(mode_t)shmkit__mode(o));
+	}
 	if (fd < 0)
 		return fd;
 	r = shmkit__life_claim(fd, seg->flags);
 	if (r == 0)
 		r = shmkit__fd_create_finish(seg, fd, size, o);
+	if (r == 0 && eph) {
+		r = shmkit__life_publish(fd, path);
+		if (r < 0)
+			(void)shmkit__fd_detach(seg); /* unmaps, closes fd */
+		return r;
+	}
 	if (r < 0) {
-		(void)shm_unlink(sp->name);
+		if (!eph)
+			(void)shm_unlink(sp->name);
 		shmkit__close(fd);
 	}
 	return r;

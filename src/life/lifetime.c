@@ -17,8 +17,13 @@
  * user. The sticky mode bit (S_ISVTX, meaningless on a regular file) is the
  * cheap one: an attacher sees it in the fstat() it makes anyway, so only
  * ephemeral segments pay for the lock; persistent ones cost nothing extra.
- * The creator sets the bit before it sizes the segment, so an attach that
- * sees a size also sees the bit.
+ *
+ * An ephemeral segment is built without a name (O_TMPFILE in its directory:
+ * locked, marked, sized, reserved, mapped) and only then given its name with
+ * linkat(), which fails if the name is taken, so create stays exclusive. A
+ * creator killed at any point before that leaves nothing: the kernel frees
+ * the unnamed inode with its last descriptor. Nobody can attach a half-made
+ * ephemeral segment, and none is ever left unmarked for gc to miss.
  * gc removes a segment only when all of these hold: it carries the mark (so
  * it is shmkit's and meant to go: never a persistent one, never one shmkit
  * did not create), the exclusive lock was granted (nobody uses it), and the
@@ -92,6 +97,47 @@ int shmkit__life_join(int fd, struct stat *st, bool named)
 	if (fstat(fd, st) < 0)
 		return -errno;
 	return st->st_nlink == 0 ? -ENOENT : 0;
+}
+
+int shmkit__life_open_unnamed(const char *path, unsigned mode)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	int fd;
+
+	if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST; /* fail fast; linkat() is the real arbiter */
+	if (!slash) {
+		dir[0] = '.';
+		n = 1;
+	} else {
+		n = slash == path ? 1 : (size_t)(slash - path);
+		if (n >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, path, n);
+	}
+	dir[n] = '\0';
+	do {
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR ? -ENOTSUP : -errno;
+	return fd;
+}
+
+int shmkit__life_publish(int fd, const char *path)
+{
+	char proc[64];
+
+	/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link
+	 * does the same for anyone. Exclusive: -EEXIST if the name is taken. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == ENOENT && linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+		return 0; /* no /proc, but privileged */
+	return -errno;
 }
 
 static bool is_ephemeral(int fd)
