@@ -49,19 +49,26 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	r = shmkit__life_claim(fd, seg->flags);
 	if (r < 0)
 		goto fail;
-	unit = huge_unit(fd);
+	/* Ask the filesystem only when it matters: up front for HUGE, and
+	 * after the fact when hugetlbfs refused a size that is not a whole
+	 * number of huge pages. Ordinary files pay no extra call. */
+	unit = (seg->flags & SHMKIT_F_HUGE) ? huge_unit(fd) : 0;
 	if ((seg->flags & SHMKIT_F_HUGE) && !unit) {
 		r = -ENOTSUP; /* huge pages need a file on hugetlbfs */
 		goto fail;
 	}
-	if (unit && size % unit) {
-		if (size > SIZE_MAX - unit) {
-			r = -EFBIG;
-			goto fail;
+	for (;;) {
+		if (unit && size % unit) {
+			if (size > SIZE_MAX - unit) {
+				r = -EFBIG;
+				goto fail;
+			}
+			size += unit - size % unit;
 		}
-		size += unit - size % unit;
+		r = shmkit__fd_create_finish(seg, fd, size, o);
+		if (r != -EINVAL || unit || !(unit = huge_unit(fd)))
+			break;
 	}
-	r = shmkit__fd_create_finish(seg, fd, size, o);
 	if (r == 0 && eph) {
 		r = shmkit__life_publish(fd, sp->name);
 		if (r < 0)

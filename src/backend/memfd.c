@@ -29,16 +29,23 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-/* RAM + swap in bytes (SIZE_MAX if unknown). */
+/* RAM + swap in bytes (SIZE_MAX if unknown). Read once: it does not change
+ * in a way that matters here, and create should not pay a syscall for it. */
 static size_t host_memory(void)
 {
+	static size_t cached; /* 0: not read yet; racing readers agree */
+	size_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 	struct sysinfo si;
 	unsigned long long total;
 
+	if (v)
+		return v;
 	if (sysinfo(&si) < 0)
 		return SIZE_MAX;
 	total = ((unsigned long long)si.totalram + si.totalswap) * si.mem_unit;
-	return total > SIZE_MAX ? SIZE_MAX : (size_t)total;
+	v = total > SIZE_MAX ? SIZE_MAX : (size_t)total;
+	__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	return v;
 }
 
 static int memfd_create_(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
