@@ -118,9 +118,16 @@ int shmkit__spec_parse(const char *spec, shmkit__spec *out)
 
 	if (!spec || !*spec || !out)
 		return -EINVAL;
-	memset(&sp, 0, sizeof(sp));
-	sp.fd = -1;
+	/* Not memset: name[] is PATH_MAX bytes, and every create and attach
+	 * comes through here. Only the used prefix of name is ever read. */
+	sp.backend = SHMKIT_BACKEND_NONE;
+	sp.name[0] = '\0';
+	sp.key = 0;
 	sp.shmid = -1;
+	sp.proj = 0;
+	sp.by_id = false;
+	sp.by_ftok = false;
+	sp.fd = -1;
 
 	if (spec[0] == '/') {
 		r = parse_posix(spec, &sp);
@@ -164,8 +171,27 @@ int shmkit__spec_parse(const char *spec, shmkit__spec *out)
 done:
 	if (r < 0)
 		return r;
-	*out = sp;
+	out->backend = sp.backend;
+	out->key = sp.key;
+	out->shmid = sp.shmid;
+	out->proj = sp.proj;
+	out->by_id = sp.by_id;
+	out->by_ftok = sp.by_ftok;
+	out->fd = sp.fd;
+	memcpy(out->name, sp.name, strlen(sp.name) + 1);
 	return 0;
+}
+
+/* prefix + name into buf, without snprintf's cost on the hot path. */
+static int join(char *buf, size_t len, const char *prefix, const char *name)
+{
+	size_t p = strlen(prefix), n = strlen(name);
+
+	if (p + n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, prefix, p);
+	memcpy(buf + p, name, n + 1);
+	return (int)(p + n);
 }
 
 int shmkit__spec_format(const shmkit__spec *sp, char *buf, size_t len)
@@ -174,8 +200,7 @@ int shmkit__spec_format(const shmkit__spec *sp, char *buf, size_t len)
 
 	switch (sp->backend) {
 	case SHMKIT_BACKEND_POSIX:
-		n = snprintf(buf, len, "posix:%s", sp->name);
-		break;
+		return join(buf, len, "posix:", sp->name);
 	case SHMKIT_BACKEND_SYSV:
 		if (sp->by_id)
 			n = snprintf(buf, len, "sysv:id=%d", sp->shmid);
@@ -187,20 +212,16 @@ int shmkit__spec_format(const shmkit__spec *sp, char *buf, size_t len)
 			n = snprintf(buf, len, "sysv:0x%08x", (unsigned)sp->key);
 		break;
 	case SHMKIT_BACKEND_FILE:
-		n = snprintf(buf, len, "file:%s", sp->name);
-		break;
+		return join(buf, len, "file:", sp->name);
 	case SHMKIT_BACKEND_MEMFD:
-		n = snprintf(buf, len, "memfd:%s", sp->name);
-		break;
+		return join(buf, len, "memfd:", sp->name);
 	case SHMKIT_BACKEND_FD:
 		n = snprintf(buf, len, "fd:%d", sp->fd);
 		break;
 	case SHMKIT_BACKEND_ANON:
-		n = snprintf(buf, len, "anon:%s", sp->name);
-		break;
+		return join(buf, len, "anon:", sp->name);
 	case SHMKIT_BACKEND_WIN:
-		n = snprintf(buf, len, "win:%s", sp->name);
-		break;
+		return join(buf, len, "win:", sp->name);
 	default:
 		return -EINVAL;
 	}
