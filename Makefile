@@ -25,8 +25,10 @@ test: build
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
-bench: build
-	$(BUILD)/bench/bench_segment
+# Benchmarks: a Release build of its own, peers included when installed,
+# figures in bench/results/ and docs/latency.png (see docs/benchmarks.md).
+bench:
+	bench/run.sh
 
 clean:
 	rm -rf $(BUILD)
