@@ -1,21 +1,731 @@
 /*
- * chan.c: `shmkit chan`, the channel subcommands. A placeholder until
- * channels (layer 3) exist; it keeps the contract of tools/cli.h: argv[0]
- * is "chan", the return value is the exit status.
+ * chan.c: `shmkit chan`, channels from a shell: create, stat, send, recv, rm.
+ *
+ * send and recv are endpoints like any program's, so two terminals can talk
+ * through a channel, and a script can feed or drain one. One line of stdin
+ * is one message (without its newline); recv prints one message per line.
+ * Both wait in short slices rather than forever, so that Ctrl-C (SIGINT,
+ * SIGTERM, SIGHUP) closes the endpoint properly: the peer then sees the end
+ * of the stream at once instead of noticing a dead process a little later.
+ * recv ignores SIGPIPE so that `shmkit chan recv ... | head` stops quietly.
+ *
+ * create refuses memfd: and anon: (they would vanish when shmkit exits, as
+ * for `shmkit create`); rm removes only what holds a valid channel, so a
+ * typo cannot delete some other segment (`shmkit rm` removes anything).
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Each wait is cut into slices this long so a signal is noticed. */
+#define SLICE_MS 100
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void catch_stops(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static int chan_err(const char *sub, const char *spec, int err,
+		    const char *hint)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "chan %s", sub);
+	if (!hint) {
+		if (err == -EPROTO)
+			hint = "not a channel, or made by an incompatible "
+			       "shmkit";
+		else if (err == -EBUSY)
+			hint = "that role is taken by a live process";
+		else if (err == -EUSERS)
+			hint = "every endpoint entry is in use";
+	}
+	if (hint) {
+		char shown[SHMKIT_SPEC_MAX];
+		cli_printable(spec, shown, sizeof(shown));
+		fprintf(stderr, "shmkit: %s: %s: %s (%s)\n", what, shown,
+			shmkit_strerror(err), hint);
+		return CLI_FAIL;
+	}
+	return cli_seg_err(what, spec, err);
+}
+
+static int parse_wait(const char *sub, const char *s, shmkit_chan_wait *out)
+{
+	if (!strcmp(s, "adaptive"))
+		*out = SHMKIT_CHAN_ADAPTIVE;
+	else if (!strcmp(s, "spin"))
+		*out = SHMKIT_CHAN_SPIN;
+	else if (!strcmp(s, "block"))
+		*out = SHMKIT_CHAN_BLOCK;
+	else
+		return cli_usage_err(sub, "invalid wait mode '%s' (adaptive, "
+				     "spin or block)", s);
+	return 0;
+}
+
+/* A count or milliseconds: a plain decimal number. */
+static int parse_num(const char *sub, const char *what, const char *s,
+		     uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v > max)
+		return cli_usage_err(sub, "invalid %s '%s'", what, s);
+	*out = v;
+	return 0;
+}
+
+/* -- create -------------------------------------------------------------- */
+
+static const char create_usage[] =
+	"Usage: shmkit chan create SPEC --kind KIND [OPTIONS]\n"
+	"\n"
+	"Make a channel in a new segment SPEC (posix:, sysv:, file:).\n"
+	"\n"
+	"  -k, --kind KIND       spsc (one writer, one reader, variable-length"
+	"\n"
+	"                        messages in a byte ring), mpmc (many writers "
+	"and\n"
+	"                        readers, fixed slots) or broadcast (one "
+	"writer,\n"
+	"                        every reader sees every message)\n"
+	"  -c, --capacity N      spsc: ring size in bytes (K, M suffixes; "
+	"default 64K);\n"
+	"                        mpmc, broadcast: number of slots (default "
+	"256)\n"
+	"  --max-msg N           largest message in bytes (default: spsc "
+	"capacity/4,\n"
+	"                        slots 240)\n"
+	"  --endpoints N         mpmc, broadcast: endpoints open at once "
+	"(default 64)\n"
+	"  -m, --mode MODE       permission bits in octal (default 0600)\n"
+	"  -h, --help            show this help\n";
+
+static int chan_create(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_KIND, O_CAP, O_MAXMSG, O_EPS, O_MODE };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"kind", 'k', true, O_KIND},
+		{"capacity", 'c', true, O_CAP},
+		{"max-msg", 0, true, O_MAXMSG},
+		{"endpoints", 0, true, O_EPS},
+		{"mode", 'm', true, O_MODE},
+		{NULL, 0, false, 0},
+	};
+	const char *sub = "chan create", *spec = NULL;
+	shmkit_chan_opts co;
+	shmkit_chan *ch;
+	uint64_t v = 0;
+	cli_args a;
+	int o, r;
+
+	memset(&co, 0, sizeof(co));
+	cli_args_init(&a, argc, argv);
+	a.cmd = sub;
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (spec)
+				return cli_usage_err(sub,
+						     "unexpected argument '%s'",
+						     a.arg);
+			spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(create_usage, stdout);
+			return CLI_OK;
+		case O_KIND:
+			if (!strcmp(a.arg, "spsc"))
+				co.kind = SHMKIT_CHAN_SPSC;
+			else if (!strcmp(a.arg, "mpmc"))
+				co.kind = SHMKIT_CHAN_MPMC;
+			else if (!strcmp(a.arg, "broadcast"))
+				co.kind = SHMKIT_CHAN_BROADCAST;
+			else
+				return cli_usage_err(sub,
+						     "invalid kind '%s' (spsc, "
+						     "mpmc or broadcast)",
+						     a.arg);
+			break;
+		case O_CAP:
+			if (cli_parse_size(a.arg, &v) < 0 || v == 0)
+				return cli_usage_err(sub,
+						     "invalid capacity '%s'",
+						     a.arg);
+			co.capacity = v;
+			break;
+		case O_MAXMSG:
+			if (cli_parse_size(a.arg, &v) < 0 || v == 0 ||
+			    v > UINT32_MAX)
+				return cli_usage_err(sub,
+						     "invalid --max-msg '%s'",
+						     a.arg);
+			co.max_msg = (uint32_t)v;
+			break;
+		case O_EPS:
+			if (parse_num(sub, "--endpoints", a.arg, UINT32_MAX, &v))
+				return CLI_USAGE;
+			co.max_endpoints = (uint32_t)v;
+			break;
+		case O_MODE:
+			if (cli_parse_mode(a.arg, &co.mode) < 0 || co.mode == 0)
+				return cli_usage_err(sub,
+						     "invalid mode '%s' (octal, "
+						     "1 to 0777)",
+						     a.arg);
+			break;
+		}
+	}
+	if (!spec)
+		return cli_usage_err(sub, "expected SPEC");
+	if (!co.kind)
+		return cli_usage_err(sub, "--kind is required (spsc, mpmc or "
+				     "broadcast)");
+	if (!strncmp(spec, "memfd:", 6) || !strncmp(spec, "anon:", 5))
+		return cli_usage_err(sub,
+				     "%.*s segments live only as long as a "
+				     "process holds them; create such a "
+				     "channel from your program",
+				     (int)(strchr(spec, ':') - spec + 1), spec);
+	r = shmkit_chan_size(&co, &(size_t){0});
+	if (r < 0)
+		return cli_usage_err(sub,
+				     "capacity, --max-msg or --endpoints out "
+				     "of range (see 'shmkit chan create "
+				     "--help')");
+	co.role = SHMKIT_CHAN_NONE;
+	r = shmkit_chan_create(spec, &co, &ch);
+	if (r < 0)
+		return chan_err("create", spec, r, NULL);
+	printf("%s\n", shmkit_spec(shmkit_chan_seg(ch)));
+	r = shmkit_chan_close(ch);
+	if (r < 0)
+		return chan_err("create", spec, r, NULL);
+	return CLI_OK;
+}
+
+/* -- stat ---------------------------------------------------------------- */
+
+static const char stat_usage[] =
+	"Usage: shmkit chan stat SPEC\n"
+	"\n"
+	"Describe a channel: kind, capacity, fill level, messages sent and "
+	"received,\nand its endpoints with their pid and whether they are "
+	"alive. Looks only:\nit changes nothing, not even the entries of dead "
+	"endpoints.\n"
+	"\n"
+	"  -h, --help   show this help\n";
+
+static const char *role_name(shmkit_chan_role r)
+{
+	return r == SHMKIT_CHAN_WRITER ? "writer"
+	       : r == SHMKIT_CHAN_READER ? "reader"
+					 : "-";
+}
+
+static int chan_stat(int argc, char **argv)
+{
+	enum { O_HELP = 1 };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{NULL, 0, false, 0},
+	};
+	const char *sub = "chan stat", *spec = NULL;
+	shmkit_chan_ep_info *eps;
+	shmkit_chan_info in;
+	shmkit_chan *ch;
+	char b1[CLI_SIZE_BUF], b2[CLI_SIZE_BUF];
+	cli_args a;
+	int o, n, i, bc;
+	size_t max;
+	cli_table t;
+
+	cli_args_init(&a, argc, argv);
+	a.cmd = sub;
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (spec)
+				return cli_usage_err(sub,
+						     "unexpected argument '%s'",
+						     a.arg);
+			spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(stat_usage, stdout);
+			return CLI_OK;
+		}
+	}
+	if (!spec)
+		return cli_usage_err(sub, "expected SPEC");
+	o = shmkit_chan_open(spec, SHMKIT_CHAN_NONE, &ch);
+	if (o < 0)
+		return chan_err("stat", spec, o, NULL);
+	max = 4096;
+	eps = calloc(max, sizeof(*eps));
+	if (!eps) {
+		shmkit_chan_close(ch);
+		return cli_err("chan stat", -ENOMEM);
+	}
+	n = shmkit_chan_stat(ch, &in, eps, max);
+	if (n < 0) {
+		free(eps);
+		shmkit_chan_close(ch);
+		return chan_err("stat", spec, n, NULL);
+	}
+	bc = in.kind == SHMKIT_CHAN_BROADCAST;
+	printf("%s: %s channel (layout %u)\n", shmkit_spec(shmkit_chan_seg(ch)),
+	       shmkit_chan_kind_name(in.kind), in.version);
+	if (in.kind == SHMKIT_CHAN_SPSC) {
+		printf("  capacity   %s ring, messages up to %u bytes\n",
+		       cli_format_size(in.capacity, b1), in.max_msg);
+		printf("  used       %s (%llu%%)\n", cli_format_size(in.used, b2),
+		       (unsigned long long)(in.used * 100 / in.capacity));
+	} else {
+		printf("  capacity   %llu slots of %s, messages up to %u bytes\n",
+		       (unsigned long long)in.capacity,
+		       cli_format_size(in.slot_size, b1), in.max_msg);
+		printf("  %s %llu messages (%llu%%)\n",
+		       bc ? "retained  " : "waiting   ",
+		       (unsigned long long)in.used,
+		       (unsigned long long)(in.used * 100 / in.capacity));
+	}
+	printf("  size       %s\n", cli_format_size(in.size, b1));
+	printf("  messages   %llu sent, %llu received\n",
+	       (unsigned long long)in.sent, (unsigned long long)in.received);
+	if (in.kind == SHMKIT_CHAN_MPMC)
+		printf("  repaired   %llu slots of dead writers skipped, %llu "
+		       "messages lost with dead readers\n",
+		       (unsigned long long)in.poisoned,
+		       (unsigned long long)in.dropped);
+	printf("  endpoints  %d of %u: %u writer%s and %u reader%s alive; "
+	       "%llu dead reclaimed\n",
+	       n, in.max_endpoints, in.writers, in.writers == 1 ? "" : "s",
+	       in.readers, in.readers == 1 ? "" : "s",
+	       (unsigned long long)in.reclaimed);
+	if (n > 0) {
+		cli_table_init(&t, bc ? 8 : 6, bc ? "rlrlrrrr" : "rlrlrr");
+		{
+			const char *hdr[] = {"ENTRY", "ROLE", "PID", "STATE",
+					     "MSGS", "BYTES", "LOST", "LAG"};
+			cli_table_add(&t, hdr);
+		}
+		for (i = 0; i < n && (size_t)i < max; i++) {
+			char c[8][32];
+			const char *row[8];
+			int j;
+			snprintf(c[0], 32, "%u", eps[i].index);
+			snprintf(c[1], 32, "%s", role_name(eps[i].role));
+			snprintf(c[2], 32, "%d", (int)eps[i].pid);
+			snprintf(c[3], 32, "%s",
+				 eps[i].alive > 0    ? "alive"
+				 : eps[i].alive == 0 ? "dead"
+						     : "unknown");
+			snprintf(c[4], 32, "%llu",
+				 (unsigned long long)eps[i].msgs);
+			snprintf(c[5], 32, "%llu",
+				 (unsigned long long)eps[i].bytes);
+			snprintf(c[6], 32, "%llu",
+				 (unsigned long long)eps[i].lost);
+			snprintf(c[7], 32, "%llu",
+				 (unsigned long long)eps[i].lag);
+			if (eps[i].role != SHMKIT_CHAN_READER) {
+				strcpy(c[6], "-");
+				strcpy(c[7], "-");
+			}
+			for (j = 0; j < 8; j++)
+				row[j] = c[j];
+			cli_table_add(&t, row);
+		}
+		o = cli_table_print(&t, stdout, 2);
+		cli_table_free(&t);
+		if (o < 0) {
+			free(eps);
+			shmkit_chan_close(ch);
+			return cli_err("chan stat", o);
+		}
+	}
+	free(eps);
+	o = shmkit_chan_close(ch);
+	return o < 0 ? chan_err("stat", spec, o, NULL) : CLI_OK;
+}
+
+/* -- send ---------------------------------------------------------------- */
+
+static const char send_usage[] =
+	"Usage: shmkit chan send SPEC [OPTIONS]\n"
+	"\n"
+	"Send each line of stdin as one message (without its newline), "
+	"waiting\nwhile the channel is full. Stops at the end of stdin, or "
+	"when no reader\nis left to make room.\n"
+	"\n"
+	"  -t, --timeout MS   give up (exit 1) after waiting MS milliseconds "
+	"for room\n"
+	"  --wait MODE        adaptive (default), spin or block\n"
+	"  -h, --help         show this help\n";
+
+static int chan_send(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_TIMEOUT, O_WAIT };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"timeout", 't', true, O_TIMEOUT},
+		{"wait", 0, true, O_WAIT},
+		{NULL, 0, false, 0},
+	};
+	const char *sub = "chan send", *spec = NULL;
+	shmkit_chan_wait mode = SHMKIT_CHAN_ADAPTIVE;
+	int64_t timeout_ms = -1;
+	shmkit_chan *ch;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	uint64_t v = 0, lines = 0;
+	cli_args a;
+	int o, r = 0, status = CLI_OK;
+
+	cli_args_init(&a, argc, argv);
+	a.cmd = sub;
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (spec)
+				return cli_usage_err(sub,
+						     "unexpected argument '%s'",
+						     a.arg);
+			spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(send_usage, stdout);
+			return CLI_OK;
+		case O_TIMEOUT:
+			if (parse_num(sub, "timeout", a.arg, INT64_MAX / 1000000,
+				      &v))
+				return CLI_USAGE;
+			timeout_ms = (int64_t)v;
+			break;
+		case O_WAIT:
+			if (parse_wait(sub, a.arg, &mode))
+				return CLI_USAGE;
+			break;
+		}
+	}
+	if (!spec)
+		return cli_usage_err(sub, "expected SPEC");
+	r = shmkit_chan_open(spec, SHMKIT_CHAN_WRITER, &ch);
+	if (r < 0)
+		return chan_err("send", spec, r, NULL);
+	shmkit_chan_set_wait(ch, mode, 0);
+	catch_stops();
+	while (!stop_sig && (len = getline(&line, &cap, stdin)) >= 0) {
+		int64_t waited = 0;
+
+		lines++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if ((size_t)len > shmkit_chan_max_msg(ch)) {
+			fprintf(stderr,
+				"shmkit: chan send: line %llu: %zd bytes, over "
+				"the channel's maximum of %zu\n",
+				(unsigned long long)lines, len,
+				shmkit_chan_max_msg(ch));
+			status = CLI_FAIL;
+			break;
+		}
+		for (;;) {
+			r = shmkit_chan_send(ch, line, (size_t)len,
+					     SHMKIT_CHAN_MS(SLICE_MS));
+			if (r != -ETIMEDOUT || stop_sig)
+				break;
+			waited += SLICE_MS;
+			if (timeout_ms >= 0 && waited >= timeout_ms)
+				break;
+		}
+		if (r < 0) {
+			if (!stop_sig)
+				status = chan_err("send", spec, r,
+						  r == -EPIPE ? "the channel is "
+								"full and no "
+								"reader is left"
+							      : NULL);
+			break;
+		}
+	}
+	if (status == CLI_OK && ferror(stdin))
+		status = cli_err("chan send: stdin", -EIO);
+	free(line);
+	r = shmkit_chan_close(ch);
+	if (r < 0 && status == CLI_OK)
+		status = chan_err("send", spec, r, NULL);
+	return stop_sig && status == CLI_OK ? 128 + stop_sig : status;
+}
+
+/* -- recv ---------------------------------------------------------------- */
+
+static const char recv_usage[] =
+	"Usage: shmkit chan recv SPEC [OPTIONS]\n"
+	"\n"
+	"Print messages as they arrive, one per line, until the writers are "
+	"gone\nand the channel is drained (exit 0). A broadcast reader starts "
+	"with the\nnext message sent and reports on stderr what it lost when "
+	"the writer\nlapped it.\n"
+	"\n"
+	"  -n, --count N      stop after N messages\n"
+	"  --oldest           broadcast: start with the oldest message still "
+	"in the\n"
+	"                     ring, not the next one sent\n"
+	"  -t, --timeout MS   stop when no message came for MS milliseconds "
+	"(exit 0,\n"
+	"                     or 1 if --count messages had not all come)\n"
+	"  --wait MODE        adaptive (default), spin or block\n"
+	"  -h, --help         show this help\n";
+
+static int chan_recv(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_COUNT, O_TIMEOUT, O_WAIT, O_OLDEST };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"count", 'n', true, O_COUNT},
+		{"oldest", 0, false, O_OLDEST},
+		{"timeout", 't', true, O_TIMEOUT},
+		{"wait", 0, true, O_WAIT},
+		{NULL, 0, false, 0},
+	};
+	const char *sub = "chan recv", *spec = NULL;
+	shmkit_chan_wait mode = SHMKIT_CHAN_ADAPTIVE;
+	int64_t timeout_ms = -1;
+	uint64_t count = 0, got = 0, v = 0, lost = 0;
+	bool have_count = false, oldest = false;
+	shmkit_chan *ch;
+	char *buf;
+	cli_args a;
+	int o, r, status = CLI_OK;
+
+	cli_args_init(&a, argc, argv);
+	a.cmd = sub;
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (spec)
+				return cli_usage_err(sub,
+						     "unexpected argument '%s'",
+						     a.arg);
+			spec = a.arg;
+			break;
+		case O_HELP:
+			fputs(recv_usage, stdout);
+			return CLI_OK;
+		case O_COUNT:
+			if (parse_num(sub, "count", a.arg, UINT64_MAX, &count))
+				return CLI_USAGE;
+			have_count = true;
+			break;
+		case O_TIMEOUT:
+			if (parse_num(sub, "timeout", a.arg, INT64_MAX / 1000000,
+				      &v))
+				return CLI_USAGE;
+			timeout_ms = (int64_t)v;
+			break;
+		case O_WAIT:
+			if (parse_wait(sub, a.arg, &mode))
+				return CLI_USAGE;
+			break;
+		case O_OLDEST:
+			oldest = true;
+			break;
+		}
+	}
+	if (!spec)
+		return cli_usage_err(sub, "expected SPEC");
+	r = shmkit_chan_open(spec, SHMKIT_CHAN_READER, &ch);
+	if (r < 0)
+		return chan_err("recv", spec, r, NULL);
+	if (oldest && shmkit_chan_rewind(ch) < 0) {
+		shmkit_chan_close(ch);
+		return cli_usage_err(sub, "--oldest is for broadcast channels");
+	}
+	buf = malloc(shmkit_chan_max_msg(ch) + 1);
+	if (!buf) {
+		shmkit_chan_close(ch);
+		return cli_err("chan recv", -ENOMEM);
+	}
+	shmkit_chan_set_wait(ch, mode, 0);
+	signal(SIGPIPE, SIG_IGN);
+	catch_stops();
+	while (!stop_sig && (!have_count || got < count)) {
+		int64_t waited = 0;
+		ssize_t n;
+
+		for (;;) {
+			n = shmkit_chan_recv(ch, buf, shmkit_chan_max_msg(ch),
+					     SHMKIT_CHAN_MS(SLICE_MS));
+			if (n != -ETIMEDOUT || stop_sig)
+				break;
+			waited += SLICE_MS;
+			if (timeout_ms >= 0 && waited >= timeout_ms)
+				break;
+		}
+		if (shmkit_chan_lost(ch) != lost) {
+			fprintf(stderr,
+				"shmkit: chan recv: lost %llu messages (the "
+				"writer lapped this reader)\n",
+				(unsigned long long)(shmkit_chan_lost(ch) - lost));
+			lost = shmkit_chan_lost(ch);
+		}
+		if (n == -EPIPE || stop_sig)
+			break; /* the writers are gone and all is read */
+		if (n == -ETIMEDOUT) {
+			if (have_count)
+				status = cli_errf("chan recv: %llu of %llu "
+						  "messages came in time",
+						  (unsigned long long)got,
+						  (unsigned long long)count);
+			break;
+		}
+		if (n < 0) {
+			status = chan_err("recv", spec, (int)n, NULL);
+			break;
+		}
+		buf[n] = '\n';
+		if (fwrite(buf, 1, (size_t)n + 1, stdout) != (size_t)n + 1 ||
+		    fflush(stdout) != 0) {
+			status = errno == EPIPE ? CLI_OK
+						: cli_err("chan recv: stdout",
+							  -errno);
+			break;
+		}
+		got++;
+	}
+	free(buf);
+	r = shmkit_chan_close(ch);
+	if (r < 0 && status == CLI_OK)
+		status = chan_err("recv", spec, r, NULL);
+	return stop_sig && status == CLI_OK ? 128 + stop_sig : status;
+}
+
+/* -- rm ------------------------------------------------------------------ */
+
+static const char rm_usage[] =
+	"Usage: shmkit chan rm SPEC...\n"
+	"\n"
+	"Remove channels. A segment that does not hold a valid channel is "
+	"left\nalone (use 'shmkit rm' for that). Endpoints already open keep "
+	"working;\nnobody new can open the channel.\n"
+	"\n"
+	"  -h, --help   show this help\n";
+
+static int chan_rm(int argc, char **argv)
+{
+	enum { O_HELP = 1 };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{NULL, 0, false, 0},
+	};
+	const char *sub = "chan rm";
+	cli_args a;
+	int o, r, n = 0, status = CLI_OK;
+
+	cli_args_init(&a, argc, argv);
+	a.cmd = sub;
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		if (o == CLI_ARG_BAD)
+			return CLI_USAGE;
+		if (o == O_HELP) {
+			fputs(rm_usage, stdout);
+			return CLI_OK;
+		}
+	}
+	cli_args_init(&a, argc, argv);
+	a.cmd = sub;
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		shmkit_chan *ch;
+
+		if (o != CLI_ARG_OPERAND)
+			continue;
+		n++;
+		r = shmkit_chan_open(a.arg, SHMKIT_CHAN_NONE, &ch);
+		if (r == 0)
+			r = shmkit_chan_destroy(ch);
+		if (r < 0)
+			status = chan_err("rm", a.arg, r, NULL);
+	}
+	if (!n)
+		return cli_usage_err(sub, "expected SPEC");
+	return status;
+}
+
+/* -- dispatch ------------------------------------------------------------ */
+
+static const char chan_usage[] =
+	"Usage: shmkit chan COMMAND SPEC [OPTIONS]\n"
+	"\n"
+	"Channels: lock-free message queues inside a shared memory segment.\n"
+	"\n"
+	"Commands:\n"
+	"  create   make a channel (--kind spsc|mpmc|broadcast)\n"
+	"  stat     describe a channel and its endpoints\n"
+	"  send     send each line of stdin as a message\n"
+	"  recv     print messages as they arrive\n"
+	"  rm       remove a channel\n"
+	"\n"
+	"Two terminals can talk:\n"
+	"  shmkit chan create posix:/talk --kind spsc\n"
+	"  shmkit chan recv posix:/talk          # in one\n"
+	"  shmkit chan send posix:/talk          # in the other\n"
+	"\n"
+	"'shmkit chan COMMAND --help' tells more.\n";
 
 int shmkit_cli_chan(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs("Usage: shmkit chan ...\n"
-		      "\n"
-		      "Channels (message queues in shared memory). Not built "
-		      "yet.\n",
-		      stdout);
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} subs[] = {
+		{"create", chan_create}, {"stat", chan_stat},
+		{"send", chan_send},     {"recv", chan_recv},
+		{"rm", chan_rm},
+	};
+	size_t i;
+
+	if (argc < 2)
+		return cli_usage_err("chan", "expected a command");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		fputs(chan_usage, stdout);
 		return CLI_OK;
 	}
-	return cli_errf("chan: channels are not built yet");
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(argv[1], subs[i].name))
+			return subs[i].fn(argc - 1, argv + 1);
+	return cli_usage_err("chan", "unknown command '%s'", argv[1]);
 }

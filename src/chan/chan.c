@@ -1,0 +1,623 @@
+/*
+ * chan.c: making, opening, describing and closing channels.
+ *
+ * The header is trusted only after shmkit__chan_validate() has rebuilt the
+ * whole layout from four numbers (kind, capacity, message size, endpoint
+ * count) and found every stored size and offset equal to what it computed,
+ * the checksum right and the total within the mapping. The handle then
+ * keeps its own copy of the geometry and never reads it from shared memory
+ * again, so a peer that rewrites the header later cannot steer us outside
+ * the mapping.
+ *
+ * A channel being created is invisible until its magic is stored, last and
+ * with release; an opener that finds the magic still zero waits up to
+ * 100 ms for it before giving up with -EPROTO, so "create in one process,
+ * open in another" has no window in which the open fails.
+ */
+#include "chan_int.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct chan_meta) == CHAN_LINE, "meta is one line");
+_Static_assert(sizeof(struct chan_hdr) == 5 * CHAN_LINE, "header lines");
+_Static_assert(offsetof(struct chan_hdr, tail) == CHAN_LINE, "tail line");
+_Static_assert(offsetof(struct chan_hdr, head) == 2 * CHAN_LINE, "head line");
+_Static_assert(offsetof(struct chan_hdr, rd_wait) == 3 * CHAN_LINE, "wait");
+_Static_assert(sizeof(struct chan_ep) == CHAN_LINE, "an entry is a line");
+_Static_assert(sizeof(struct chan_slot) == SLOT_HDR, "slot header");
+
+static uint64_t pow2_up(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+int shmkit__chan_layout_of(const shmkit_chan_opts *o, shmkit__chan_layout *ret)
+{
+	shmkit__chan_layout L;
+	uint64_t cap, msg;
+
+	if (!o || !ret)
+		return -EINVAL;
+	memset(&L, 0, sizeof(L));
+	switch (o->kind) {
+	case SHMKIT_CHAN_SPSC:
+		if (o->max_endpoints != 0 && o->max_endpoints != 2)
+			return -EINVAL;
+		L.nep = 2;
+		cap = o->capacity ? o->capacity : CHAN_SPSC_DEFAULT;
+		if (cap < CHAN_SPSC_MIN || cap > CHAN_SPSC_MAX)
+			return -EINVAL;
+		cap = pow2_up(cap);
+		msg = o->max_msg ? o->max_msg : cap / 4;
+		if (msg > (R_LEN_MASK & ~UINT64_C(7)))
+			msg = o->max_msg ? msg : (R_LEN_MASK & ~UINT64_C(7));
+		/* Worst case a record waits behind a pad almost as long: two
+		 * of them and the next header must fit in the ring. */
+		if (msg > R_LEN_MASK ||
+		    R_HDR + ((msg + 7) & ~UINT64_C(7)) > cap / 2)
+			return -EINVAL;
+		L.ring_size = cap;
+		break;
+	case SHMKIT_CHAN_MPMC:
+	case SHMKIT_CHAN_BROADCAST:
+		L.nep = o->max_endpoints ? o->max_endpoints : CHAN_EP_DEFAULT;
+		if (L.nep < CHAN_EP_MIN || L.nep > CHAN_EP_MAX)
+			return -EINVAL;
+		cap = o->capacity ? o->capacity : CHAN_SLOTS_DEFAULT;
+		if (cap < CHAN_SLOTS_MIN || cap > CHAN_SLOTS_MAX)
+			return -EINVAL;
+		cap = pow2_up(cap);
+		msg = o->max_msg ? o->max_msg : CHAN_SLOT_MSG_DEFAULT;
+		if (msg > CHAN_SLOT_MSG_MAX)
+			return -EINVAL;
+		L.slot_size = (uint32_t)((SLOT_HDR + msg + 63) & ~UINT64_C(63));
+		L.ring_size = cap * L.slot_size;
+		if (L.ring_size > CHAN_RING_BYTES_MAX)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	L.kind = (uint32_t)o->kind;
+	L.capacity = cap;
+	L.max_msg = (uint32_t)msg;
+	L.ep_off = sizeof(struct chan_hdr);
+	L.ring_off = L.ep_off + (uint64_t)L.nep * sizeof(struct chan_ep);
+	L.total = L.ring_off + L.ring_size;
+	if (L.total > (uint64_t)SIZE_MAX)
+		return -EINVAL;
+	*ret = L;
+	return 0;
+}
+
+static uint32_t meta_sum(const struct chan_meta *m)
+{
+	const uint8_t *p = (const uint8_t *)m;
+	size_t i, cs = offsetof(struct chan_meta, checksum);
+	uint32_t h = 2166136261u;
+
+	for (i = sizeof(m->magic); i < sizeof(*m); i++) {
+		if (i >= cs && i < cs + sizeof(m->checksum))
+			continue;
+		h = (h ^ p[i]) * 16777619u;
+	}
+	return h;
+}
+
+int shmkit__chan_validate(const void *mem, size_t len, shmkit__chan_layout *ret)
+{
+	const struct chan_meta *mp = mem;
+	struct chan_meta m;
+	shmkit_chan_opts o;
+	shmkit__chan_layout L;
+
+	if (!mem || !ret || len < sizeof(struct chan_hdr))
+		return -EPROTO;
+	if (LD_ACQ(&mp->magic) != CHAN_MAGIC)
+		return -EPROTO;
+	memcpy(&m, mp, sizeof(m));
+	if (m.version != CHAN_VERSION || m.checksum != meta_sum(&m))
+		return -EPROTO;
+	if (m.flags != 0 || m.hdr_size != sizeof(struct chan_hdr) ||
+	    m.ep_size != sizeof(struct chan_ep))
+		return -EPROTO;
+	if (m.kind < SHMKIT_CHAN_SPSC || m.kind > SHMKIT_CHAN_BROADCAST ||
+	    m.max_msg == 0 || m.capacity == 0 || m.max_endpoints == 0)
+		return -EPROTO;
+	memset(&o, 0, sizeof(o));
+	o.kind = (shmkit_chan_kind)m.kind;
+	o.capacity = m.capacity;
+	o.max_msg = m.max_msg;
+	o.max_endpoints = m.max_endpoints;
+	if (shmkit__chan_layout_of(&o, &L) < 0)
+		return -EPROTO;
+	if (L.capacity != m.capacity || L.max_msg != m.max_msg ||
+	    L.slot_size != m.slot_size || L.nep != m.max_endpoints ||
+	    L.ep_off != m.ep_off || L.ring_off != m.ring_off ||
+	    L.ring_size != m.ring_size || L.total != m.total_size)
+		return -EPROTO;
+	if (L.total > len)
+		return -EPROTO; /* truncated */
+	*ret = L;
+	return 0;
+}
+
+static void chan_init(uint8_t *base, const shmkit__chan_layout *L)
+{
+	struct chan_meta *m = (struct chan_meta *)base;
+	struct timespec ts;
+	uint64_t i;
+
+	memset(base, 0, L->total);
+	if (L->kind == SHMKIT_CHAN_MPMC)
+		for (i = 0; i < L->capacity; i++)
+			((struct chan_slot *)(base + L->ring_off +
+					      i * L->slot_size))
+				->seq = i;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m->version = CHAN_VERSION;
+	m->kind = L->kind;
+	m->hdr_size = sizeof(struct chan_hdr);
+	m->ep_size = sizeof(struct chan_ep);
+	m->total_size = L->total;
+	m->capacity = L->capacity;
+	m->max_msg = L->max_msg;
+	m->slot_size = L->slot_size;
+	m->max_endpoints = L->nep;
+	m->ep_off = L->ep_off;
+	m->ring_off = L->ring_off;
+	m->ring_size = L->ring_size;
+	m->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	m->creator_pid = (uint32_t)getpid();
+	m->checksum = meta_sum(m);
+	ST_REL(&m->magic, CHAN_MAGIC); /* now it exists */
+}
+
+/* Validate, waiting a little for a header still being written. */
+static int wait_valid(const uint8_t *base, size_t avail,
+		      shmkit__chan_layout *L)
+{
+	const struct chan_meta *m = (const struct chan_meta *)base;
+	struct timespec ms = {0, 1000000};
+	int i, r;
+
+	for (i = 0;; i++) {
+		r = shmkit__chan_validate(base, avail, L);
+		if (r != -EPROTO || i >= 100 || avail < sizeof(struct chan_hdr) ||
+		    LD_ACQ(&m->magic) != 0)
+			return r;
+		nanosleep(&ms, NULL);
+	}
+}
+
+/* Where each role starts reading or writing; repairs a writer's crash. */
+static int init_position(shmkit_chan *ch)
+{
+	struct chan_hdr *h = ch->h;
+	uint64_t pos, head, walked;
+
+	switch (ch->kind) {
+	case SHMKIT_CHAN_SPSC:
+		head = LD_ACQ(&h->head);
+		if (head & 7)
+			return -EPROTO;
+		if (ch->role == SHMKIT_CHAN_READER) {
+			ch->pos = head;
+			return 0;
+		}
+		pos = LD_ACQ(&h->tail);
+		if (pos & 7)
+			return -EPROTO;
+		/*
+		 * A writer that died between publishing a record and storing
+		 * tail left tail one record short (the reader may even have
+		 * consumed that record): walk over what is published. The walk
+		 * stops at the next header, zeroed by the last publication.
+		 */
+		for (walked = 0; walked < ch->cap;) {
+			uint64_t off = pos & ch->mask, step;
+			uint64_t w = LD_ACQ((uint64_t *)(ch->ring + off));
+
+			if (!(w & R_VALID) ||
+			    (uint32_t)(w >> 32) != (uint32_t)(pos >> 3))
+				break;
+			if (w & R_PAD)
+				step = off ? ch->cap - off : 0;
+			else if ((w & R_LEN_MASK) <= ch->max_msg)
+				step = R_HDR + (((w & R_LEN_MASK) + 7) & ~UINT64_C(7));
+			else
+				step = 0;
+			if (!step)
+				break;
+			pos += step;
+			walked += step;
+		}
+		if (pos < head || pos - head > ch->cap - R_HDR)
+			return -EPROTO;
+		if (LD_RLX((uint64_t *)(ch->ring + (pos & ch->mask))) != 0)
+			ST_RLX((uint64_t *)(ch->ring + (pos & ch->mask)), 0);
+		if (walked)
+			ST_REL(&h->tail, pos);
+		ch->pos = pos;
+		ch->cache = head;
+		return 0;
+	case SHMKIT_CHAN_BROADCAST:
+		pos = LD_ACQ(&h->tail);
+		if (ch->role == SHMKIT_CHAN_WRITER) {
+			/* Same repair: a message published, tail not stored. */
+			for (walked = 0; walked < ch->cap &&
+					 LD_ACQ(&chan_slot_at(ch, pos)->seq) ==
+						 2 * pos + 2;
+			     walked++)
+				pos++;
+			if (walked)
+				ST_REL(&h->tail, pos);
+		} else {
+			ST_RLX(&ch->me->cursor, pos);
+		}
+		ch->pos = pos;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
+			shmkit_chan **ret)
+{
+	shmkit__chan_layout L;
+	shmkit_chan *ch;
+	uint64_t start;
+	uint32_t i;
+	int r;
+
+	if (!seg || !ret)
+		return -EINVAL;
+	if (role != SHMKIT_CHAN_NONE && role != SHMKIT_CHAN_WRITER &&
+	    role != SHMKIT_CHAN_READER)
+		return -EINVAL;
+	if (offset % CHAN_LINE || offset >= seg->size)
+		return -EINVAL;
+	if (role != SHMKIT_CHAN_NONE && (seg->flags & SHMKIT_F_RDONLY))
+		return -EACCES;
+	r = wait_valid((uint8_t *)seg->addr + offset, seg->size - offset, &L);
+	if (r < 0)
+		return r;
+
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->peers = calloc(L.nep, sizeof(*ch->peers));
+	if (!ch->peers) {
+		free(ch);
+		return -ENOMEM;
+	}
+	for (i = 0; i < L.nep; i++)
+		ch->peers[i].pidfd = -1;
+	ch->lay = L;
+	ch->seg = seg;
+	ch->offset = offset;
+	ch->base = (uint8_t *)seg->addr + offset;
+	ch->h = (struct chan_hdr *)ch->base;
+	ch->eps = (struct chan_ep *)(ch->base + L.ep_off);
+	ch->ring = ch->base + L.ring_off;
+	ch->nep = L.nep;
+	ch->cap = L.capacity;
+	ch->mask = L.capacity - 1;
+	ch->max_msg = L.max_msg;
+	ch->stride = L.slot_size;
+	ch->kind = (uint8_t)L.kind;
+	ch->role = (uint8_t)role;
+	ch->mode = SHMKIT_CHAN_ADAPTIVE;
+	ch->spin_ns = SHMKIT_CHAN_SPIN_NS_DEFAULT;
+	ch->sock = ch->epfd = ch->tx = -1;
+	ch->index = UINT32_MAX;
+
+	r = shmkit__chan_self(&ch->pid, &ch->owner, &start, &ch->pidns);
+	if (r < 0)
+		goto fail;
+	if (role != SHMKIT_CHAN_NONE) {
+		ch->rw = 1;
+		shmkit__chan_membarrier_init(ch);
+		r = shmkit__chan_register(ch, role);
+		if (r < 0)
+			goto fail;
+		r = init_position(ch);
+		if (r < 0) {
+			shmkit__chan_deregister(ch);
+			goto fail;
+		}
+		if (ch->always_fence &&
+		    !(ch->kind == SHMKIT_CHAN_BROADCAST &&
+		      role == SHMKIT_CHAN_WRITER))
+			shmkit__chan_set_fencer(ch, 1);
+		shmkit__chan_note_cpu(ch);
+		ch->opens_seen = LD_ACQ(&ch->h->opens[role == SHMKIT_CHAN_WRITER
+							      ? SHMKIT_CHAN_READER
+							      : SHMKIT_CHAN_WRITER]);
+		(void)shmkit__chan_live_pass(ch);
+	}
+	*ret = ch;
+	return 0;
+fail:
+	shmkit__chan_peers_close(ch);
+	free(ch->peers);
+	free(ch);
+	return r;
+}
+
+int shmkit_chan_size(const shmkit_chan_opts *opts, size_t *ret_size)
+{
+	shmkit__chan_layout L;
+	int r;
+
+	if (!ret_size)
+		return -EINVAL;
+	r = shmkit__chan_layout_of(opts, &L);
+	if (r < 0)
+		return r;
+	*ret_size = (size_t)L.total;
+	return 0;
+}
+
+int shmkit_chan_create_in(shmkit_seg *seg, size_t offset,
+			  const shmkit_chan_opts *opts, shmkit_chan **ret_ch)
+{
+	shmkit__chan_layout L;
+	shmkit_chan *ch;
+	int r;
+
+	if (!seg || !ret_ch)
+		return -EINVAL;
+	r = shmkit__chan_layout_of(opts, &L);
+	if (r < 0)
+		return r;
+	if (opts->role != SHMKIT_CHAN_NONE && opts->role != SHMKIT_CHAN_WRITER &&
+	    opts->role != SHMKIT_CHAN_READER)
+		return -EINVAL;
+	if (offset % CHAN_LINE)
+		return -EINVAL;
+	if (seg->flags & SHMKIT_F_RDONLY)
+		return -EACCES;
+	if (offset > seg->size || seg->size - offset < L.total)
+		return -ENOSPC;
+	chan_init((uint8_t *)seg->addr + offset, &L);
+	r = chan_open_at(seg, offset, opts->role, &ch);
+	if (r < 0) {
+		ST_REL(&((struct chan_meta *)((uint8_t *)seg->addr + offset))
+				->magic,
+		       0);
+		return r;
+	}
+	*ret_ch = ch;
+	return 0;
+}
+
+int shmkit_chan_open_in(shmkit_seg *seg, size_t offset, shmkit_chan_role role,
+			shmkit_chan **ret_ch)
+{
+	return chan_open_at(seg, offset, (int)role, ret_ch);
+}
+
+int shmkit_chan_create(const char *spec, const shmkit_chan_opts *opts,
+		       shmkit_chan **ret_ch)
+{
+	shmkit__chan_layout L;
+	shmkit_opts so;
+	shmkit_seg *seg;
+	shmkit_chan *ch;
+	int r;
+
+	if (!spec || !ret_ch)
+		return -EINVAL;
+	r = shmkit__chan_layout_of(opts, &L);
+	if (r < 0)
+		return r;
+	memset(&so, 0, sizeof(so));
+	so.mode = opts->mode;
+	so.flags = opts->seg_flags;
+	r = shmkit_create(spec, (size_t)L.total, &so, &seg);
+	if (r < 0)
+		return r;
+	r = shmkit_chan_create_in(seg, 0, opts, &ch);
+	if (r < 0) {
+		(void)shmkit_destroy(seg);
+		return r;
+	}
+	ch->own_seg = 1;
+	*ret_ch = ch;
+	return 0;
+}
+
+int shmkit_chan_open(const char *spec, shmkit_chan_role role,
+		     shmkit_chan **ret_ch)
+{
+	shmkit_opts so;
+	shmkit_seg *seg;
+	shmkit_chan *ch;
+	int r;
+
+	if (!spec || !ret_ch)
+		return -EINVAL;
+	memset(&so, 0, sizeof(so));
+	/* A handle that only looks maps the channel read-only. */
+	if (role == SHMKIT_CHAN_NONE)
+		so.flags = SHMKIT_F_RDONLY;
+	r = shmkit_attach(spec, &so, &seg);
+	if (r < 0)
+		return r;
+	r = chan_open_at(seg, 0, (int)role, &ch);
+	if (r < 0) {
+		(void)shmkit_detach(seg);
+		return r;
+	}
+	ch->own_seg = 1;
+	*ret_ch = ch;
+	return 0;
+}
+
+static int chan_free(shmkit_chan *ch, int destroy)
+{
+	int r = 0;
+
+	if (!ch)
+		return 0;
+	/* An inherited copy in a forked child must not deregister the parent. */
+	if (ch->me && ch->pid == getpid()) {
+		shmkit__chan_drop_pending(ch);
+		shmkit__chan_deregister(ch);
+	}
+	shmkit__chan_fds_close(ch);
+	shmkit__chan_peers_close(ch);
+	if (ch->own_seg)
+		r = destroy ? shmkit_destroy(ch->seg) : shmkit_detach(ch->seg);
+	free(ch->peers);
+	free(ch);
+	return r;
+}
+
+int shmkit_chan_close(shmkit_chan *ch)
+{
+	return chan_free(ch, 0);
+}
+
+int shmkit_chan_destroy(shmkit_chan *ch)
+{
+	return chan_free(ch, 1);
+}
+
+int shmkit_chan_set_wait(shmkit_chan *ch, shmkit_chan_wait mode,
+			 int64_t spin_ns)
+{
+	if (!ch || (mode != SHMKIT_CHAN_ADAPTIVE && mode != SHMKIT_CHAN_SPIN &&
+		    mode != SHMKIT_CHAN_BLOCK))
+		return -EINVAL;
+	ch->mode = (uint8_t)mode;
+	/* At most 10 s: a longer spin is a mistake, and must not overflow. */
+	ch->spin_ns = spin_ns <= 0		   ? SHMKIT_CHAN_SPIN_NS_DEFAULT
+		      : spin_ns > INT64_C(10000000000) ? INT64_C(10000000000)
+						     : spin_ns;
+	if (ch->me && !(ch->kind == SHMKIT_CHAN_BROADCAST &&
+			ch->role == SHMKIT_CHAN_WRITER))
+		shmkit__chan_set_fencer(ch, mode == SHMKIT_CHAN_BLOCK ||
+						    ch->always_fence);
+	return 0;
+}
+
+uint64_t shmkit_chan_lost(const shmkit_chan *ch)
+{
+	return ch && ch->kind == SHMKIT_CHAN_BROADCAST ? ch->lost : 0;
+}
+
+shmkit_chan_kind shmkit_chan_kind_of(const shmkit_chan *ch)
+{
+	return ch ? (shmkit_chan_kind)ch->kind : (shmkit_chan_kind)0;
+}
+
+shmkit_chan_role shmkit_chan_role_of(const shmkit_chan *ch)
+{
+	return ch ? (shmkit_chan_role)ch->role : SHMKIT_CHAN_NONE;
+}
+
+size_t shmkit_chan_max_msg(const shmkit_chan *ch)
+{
+	return ch ? ch->max_msg : 0;
+}
+
+shmkit_seg *shmkit_chan_seg(const shmkit_chan *ch)
+{
+	return ch ? ch->seg : NULL;
+}
+
+const char *shmkit_chan_kind_name(shmkit_chan_kind kind)
+{
+	switch (kind) {
+	case SHMKIT_CHAN_SPSC:
+		return "spsc";
+	case SHMKIT_CHAN_MPMC:
+		return "mpmc";
+	case SHMKIT_CHAN_BROADCAST:
+		return "broadcast";
+	}
+	return "?";
+}
+
+int shmkit_chan_stat(shmkit_chan *ch, shmkit_chan_info *ret_info,
+		     shmkit_chan_ep_info *eps, size_t max)
+{
+	shmkit_chan_info I;
+	uint64_t tail, head;
+	uint32_t i;
+	int n = 0;
+
+	if (!ch || !ret_info || (max && !eps))
+		return -EINVAL;
+	memset(&I, 0, sizeof(I));
+	I.kind = (shmkit_chan_kind)ch->kind;
+	I.version = CHAN_VERSION;
+	I.capacity = ch->cap;
+	I.max_msg = ch->max_msg;
+	I.slot_size = ch->stride;
+	I.max_endpoints = ch->nep;
+	I.size = ch->lay.total;
+	tail = LD_ACQ(&ch->h->tail);
+	head = LD_ACQ(&ch->h->head);
+	if (ch->kind == SHMKIT_CHAN_BROADCAST)
+		I.used = tail < ch->cap ? tail : ch->cap;
+	else
+		I.used = tail > head ? (tail - head < ch->cap ? tail - head
+							      : ch->cap)
+				     : 0;
+	I.sent = LD_RLX(&ch->h->sent_closed);
+	I.received = LD_RLX(&ch->h->recv_closed);
+	I.poisoned = LD_RLX(&ch->h->poisoned);
+	I.dropped = LD_RLX(&ch->h->dropped);
+	I.reclaimed = LD_RLX(&ch->h->reclaimed);
+	for (i = 0; i < ch->nep; i++) {
+		struct chan_ep *ep = &ch->eps[i];
+		uint64_t o = LD_ACQ(&ep->owner), msgs;
+		uint32_t role;
+		int st, alive;
+
+		if (!o || (o & EP_REAPING))
+			continue;
+		role = LD_ACQ(&ep->role);
+		st = shmkit__chan_ep_state(ch, i);
+		alive = st == EP_DEAD ? 0 : st == EP_UNKNOWN ? -1 : 1;
+		msgs = LD_RLX(&ep->msgs);
+		if (role == SHMKIT_CHAN_WRITER) {
+			I.sent += msgs;
+			I.writers += alive != 0;
+		} else if (role == SHMKIT_CHAN_READER) {
+			I.received += msgs;
+			I.readers += alive != 0;
+		}
+		if ((size_t)n < max) {
+			shmkit_chan_ep_info *e = &eps[n];
+			uint64_t cur = LD_RLX(&ep->cursor);
+			memset(e, 0, sizeof(*e));
+			e->index = i;
+			e->role = (shmkit_chan_role)role;
+			e->pid = EP_PID(o);
+			e->alive = alive;
+			e->msgs = msgs;
+			e->bytes = LD_RLX(&ep->bytes);
+			if (ch->kind == SHMKIT_CHAN_BROADCAST &&
+			    role == SHMKIT_CHAN_READER) {
+				e->lost = LD_RLX(&ep->lost);
+				e->lag = tail > cur ? tail - cur : 0;
+			}
+		}
+		n++;
+	}
+	I.nendpoints = (unsigned)n;
+	*ret_info = I;
+	return n;
+}

@@ -1,0 +1,442 @@
+/*
+ * chan_int.h: the shared-memory layout of a shmkit channel and the private
+ * handle, shared by the files of src/chan/.
+ *
+ * A channel is one contiguous region (at a 128-byte aligned offset of a
+ * segment):
+ *
+ *   struct chan_hdr     640 bytes: an immutable, checksummed description,
+ *                       then one 128-byte line per party that writes it
+ *   struct chan_ep[n]   one 128-byte line per endpoint (owner writes it)
+ *   ring                SPSC: byte ring; MPMC/BROADCAST: n slots
+ *
+ * Every field that more than one process touches after creation is read and
+ * written with __atomic builtins on plain integers (never _Atomic: the same
+ * bytes are also copied and checksummed as plain data), and the comment on
+ * each field says who writes it. No field is ever protected by a lock: each
+ * is either written by one party only (a counter, a flag), or changed by
+ * compare-and-swap from a value the writer has checked (endpoint ownership,
+ * MPMC positions and slot sequence numbers), so a process that dies at any
+ * instruction leaves a state the others can read and repair.
+ *
+ * Nothing read from shared memory is trusted: the description is validated
+ * once and copied into the handle, which from then on uses only its own copy
+ * of sizes and masks; positions and lengths found in the ring are checked
+ * against that copy before they are used (-EPROTO otherwise).
+ */
+#ifndef SHMKIT_CHAN_INT_H
+#define SHMKIT_CHAN_INT_H
+
+#include "../internal.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define CHAN_MAGIC UINT64_C(0x4e4148434b4d4853) /* "SHMKCHAN" */
+#define CHAN_VERSION 1u
+#define CHAN_LINE 128u
+
+/* Limits (see shmkit_chan_opts in shmkit/chan.h). */
+#define CHAN_SPSC_MIN UINT64_C(256)
+#define CHAN_SPSC_MAX (UINT64_C(1) << 32)
+#define CHAN_SPSC_DEFAULT UINT64_C(65536)
+#define CHAN_SLOTS_MIN UINT64_C(2)
+#define CHAN_SLOTS_MAX (UINT64_C(1) << 24)
+#define CHAN_SLOTS_DEFAULT UINT64_C(256)
+#define CHAN_SLOT_MSG_MAX (UINT32_C(64) << 20)
+#define CHAN_SLOT_MSG_DEFAULT 240u
+#define CHAN_EP_MIN 2u
+#define CHAN_EP_MAX 4096u
+#define CHAN_EP_DEFAULT 64u
+#define CHAN_RING_BYTES_MAX (UINT64_C(1) << 40)
+
+/* ------------------------------------------------------------------------ */
+/* Shared memory                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Written once by the creator, magic last (release); never changed. */
+struct chan_meta {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t kind;
+	uint32_t hdr_size;      /* sizeof(struct chan_hdr) */
+	uint32_t ep_size;       /* sizeof(struct chan_ep) */
+	uint64_t total_size;    /* bytes from the header to the ring's end */
+	uint64_t capacity;      /* SPSC: ring bytes; else slots (power of two) */
+	uint32_t max_msg;
+	uint32_t slot_size;     /* bytes per slot, 0 for SPSC */
+	uint32_t max_endpoints;
+	uint32_t flags;         /* none defined; must be 0 */
+	uint64_t ep_off;
+	uint64_t ring_off;
+	uint64_t ring_size;     /* bytes */
+	uint64_t created_ns;    /* CLOCK_REALTIME, for people */
+	uint32_t creator_pid;
+	uint32_t checksum;      /* FNV-1a of every byte but magic and this */
+	uint8_t reserved[32];
+};
+
+struct chan_hdr {
+	struct chan_meta meta;
+	/*
+	 * Writers' line. SPSC: bytes published (the reader never reads it; the
+	 * ring's own record headers publish messages). MPMC: next position to
+	 * claim (CAS by writers). BROADCAST: messages published (writer only).
+	 */
+	uint64_t tail;
+	uint8_t pad1[CHAN_LINE - 8];
+	/*
+	 * Readers' line. SPSC: bytes consumed (reader only; the writer reads it
+	 * when its cached copy says the ring is full). MPMC: next position to
+	 * take (CAS by readers). BROADCAST: unused (cursors are per reader).
+	 */
+	uint64_t head;
+	uint8_t pad2[CHAN_LINE - 8];
+	/*
+	 * Waiting. rd_wait/wr_wait count readers/writers that wait (W_* fields
+	 * below); each endpoint adds only what its own wflags record, so a dead
+	 * one's share can be taken back. A publisher reads the other side's word
+	 * after every publication and enters the kernel only when it is nonzero.
+	 * The futex words are bumped by whoever wakes that side.
+	 */
+	uint64_t rd_wait;
+	uint64_t wr_wait;
+	uint32_t rd_futex;
+	uint32_t wr_futex;
+	uint8_t pad3[CHAN_LINE - 24];
+	/* Bookkeeping, rarely written (fetch-add by anyone). */
+	uint64_t opens[3];      /* registrations per role, ever */
+	uint64_t sent_closed;   /* messages of endpoints that are gone */
+	uint64_t recv_closed;
+	uint64_t sent_bytes_closed;
+	uint64_t recv_bytes_closed;
+	uint64_t poisoned;
+	uint64_t dropped;
+	uint64_t reclaimed;
+	uint64_t leaves;        /* endpoints closed or reclaimed, ever */
+	uint8_t pad4[CHAN_LINE - 88];
+};
+
+/* rd_wait / wr_wait: three 21-bit counts in one word. */
+#define W_SLEEP_ONE UINT64_C(1)
+#define W_ARM_ONE (UINT64_C(1) << 21)
+#define W_FENCE_ONE (UINT64_C(1) << 42)
+#define W_FIELD UINT64_C(0x1fffff)
+#define W_SLEEP_MASK (W_FIELD)
+#define W_ARM_MASK (W_FIELD << 21)
+#define W_FENCE_MASK (W_FIELD << 42)
+
+/* chan_ep.wflags: what this endpoint added to its side's wait word. */
+#define EPW_SLEEP 1u /* sleeping on the futex */
+#define EPW_ARMED 2u /* waiting on its descriptor: send it a datagram */
+#define EPW_FENCE 4u /* asks publishers to fence (blocking mode) */
+
+/*
+ * chan_ep.owner: 0 free, else who holds the entry:
+ *   bit 63 reaping, bits 62..40 pid, bits 39..32 pid-namespace hash,
+ *   bits 31..0 the process start time (clock ticks after boot, low bits).
+ * Taken by CAS from 0, given back by a release store of 0. A process that
+ * reclaims a dead entry first swaps in its own identity with bit 63 set, so
+ * two reclaimers never interleave and a reclaimer that dies is itself seen
+ * dead.
+ */
+#define EP_REAPING (UINT64_C(1) << 63)
+#define EP_PID(o) ((pid_t)(((o) >> 40) & 0x7fffff))
+#define EP_NSHASH(o) ((unsigned)(((o) >> 32) & 0xff))
+#define EP_START(o) ((uint32_t)(o))
+
+struct chan_ep {
+	uint64_t owner;
+	uint32_t role;      /* owner; set after taking the entry */
+	uint32_t wflags;    /* owner sets; owner, publishers (ARMED) or a
+			       reclaimer clear, each by atomic and/exchange */
+	uint64_t start;     /* owner: full start time, for people */
+	uint64_t pidns;     /* owner: pid namespace inode */
+	uint64_t msgs;      /* owner: messages sent or received */
+	uint64_t bytes;
+	uint64_t claim;     /* MPMC owner: position + 1 it is claiming/holds */
+	uint64_t cursor;    /* broadcast reader: next message it will read */
+	uint64_t lost;      /* broadcast reader */
+	uint32_t addr_len;  /* owner: length of addr, published (release)
+			       before it ever arms */
+	uint8_t addr[28];   /* abstract AF_UNIX address of its wake socket */
+	uint32_t cpu;       /* owner: 1 + the CPU it last waited on (0: unknown) */
+	uint8_t pad[20];
+};
+
+/* SPSC record header: one 64-bit word, published with a release store. */
+#define R_VALID (UINT64_C(1) << 31)
+#define R_PAD (UINT64_C(1) << 30)
+#define R_LEN_MASK (R_PAD - 1)
+#define R_HDR 8u
+
+/* MPMC and broadcast slot header; the payload follows at +16. */
+struct chan_slot {
+	uint64_t seq;
+	uint32_t len;
+	uint32_t reserved;
+};
+#define SLOT_HDR 16u
+/* MPMC: a slot published with this bit set was claimed by a writer that
+ * died (or cancelled); readers pass over it. */
+#define SEQ_POISON (UINT64_C(1) << 63)
+
+/* A channel's geometry, derived from the options or a validated header. */
+typedef struct shmkit__chan_layout {
+	uint32_t kind;
+	uint32_t max_msg;
+	uint64_t capacity;   /* ring bytes (SPSC) or slots */
+	uint32_t slot_size;  /* 0 for SPSC */
+	uint32_t nep;
+	uint64_t ep_off;
+	uint64_t ring_off;
+	uint64_t ring_size;  /* bytes */
+	uint64_t total;
+} shmkit__chan_layout;
+
+/* ------------------------------------------------------------------------ */
+/* The handle                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* What a handle knows about another endpoint entry (liveness cache). */
+struct chan_peer {
+	uint64_t owner;  /* the owner word this cache is about */
+	int pidfd;       /* -1 if none */
+	int8_t state;    /* EP_ALIVE, EP_DEAD, EP_UNKNOWN; 0 not checked */
+	uint8_t in_epoll;
+};
+
+enum { EP_FREE = 0, EP_ALIVE = 1, EP_DEAD = 2, EP_UNKNOWN = 3, EP_BUSY = 4 };
+enum { PEND_NONE = 0, PEND_RESERVE = 1, PEND_PEEK = 2 };
+enum { SIDE_RD = 0, SIDE_WR = 1 }; /* whose wait word / futex */
+
+struct shmkit_chan {
+	/* The data path: read on every call. */
+	uint8_t *base;
+	struct chan_hdr *h;
+	uint8_t *ring;
+	struct chan_ep *me;      /* our entry; NULL for role NONE */
+	uint64_t mask;           /* ring bytes - 1, or slots - 1 */
+	uint64_t cap;            /* ring bytes, or slots */
+	uint32_t max_msg;
+	uint32_t stride;         /* bytes per slot */
+	uint8_t kind;
+	uint8_t role;
+	uint8_t mode;            /* shmkit_chan_wait */
+	uint8_t always_fence;    /* membarrier cannot reach this process */
+	uint8_t pend;            /* PEND_* */
+	uint8_t fencer;          /* holds EPW_FENCE */
+	uint8_t fence_fresh;     /* just became a fencer without membarrier */
+	uint8_t seen_peer;
+	uint8_t rw;              /* an endpoint: may write the header */
+	uint8_t gone;            /* the last liveness pass found no peer */
+	uint64_t pos;            /* SPSC: tail (writer) / head (reader);
+				    broadcast: messages written / cursor */
+	uint64_t cache;          /* SPSC writer: last head read */
+	uint64_t msgs, bytes, lost;
+	/* The pending reserve or peek. */
+	uint64_t pend_pos;       /* its position */
+	uint64_t pend_next;      /* SPSC peek: position after it */
+	uint64_t pend_seq;       /* broadcast peek: slot sequence seen */
+	uint32_t pend_len;       /* reserved or peeked length */
+	uint32_t pend_pad;       /* SPSC reserve: pad bytes before it */
+	uint8_t *pend_ptr;
+	/* Waiting and liveness (slow path). */
+	int64_t spin_ns;
+	int64_t live_last;       /* CLOCK_MONOTONIC ns of the last check */
+	uint64_t opens_seen;     /* the peers' role registrations at open */
+	uint64_t leaves_seen;    /* h->leaves at the last liveness pass */
+	uint32_t want;           /* writer: size that last did not fit */
+	uint32_t backoff;        /* pauses before the first poll of a wait */
+	uint32_t cpu;            /* 1 + the CPU we last waited on */
+	uint8_t share_cpu;       /* a peer waits on our CPU: yield, not pause */
+	int64_t share_checked;   /* when share_cpu was last worked out */
+	uint64_t msgs_at_wait;   /* msgs when the last wait began */
+	int sock;                /* our wake socket, -1 */
+	int epfd;                /* the descriptor handed out, -1 */
+	int tx;                  /* socket to wake others with, -1 */
+	/* Identity. */
+	pid_t pid;
+	uint64_t owner;          /* our owner word */
+	uint64_t pidns;
+	uint32_t index;          /* our entry */
+	uint32_t nep;
+	struct chan_ep *eps;
+	struct chan_peer *peers; /* nep entries */
+	shmkit__chan_layout lay;
+	shmkit_seg *seg;
+	size_t offset;
+	uint8_t own_seg;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Atomics and small helpers                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define LD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ST_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ST_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define CAS(p, expp, v)                                                       \
+	__atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_ACQ_REL,     \
+				    __ATOMIC_ACQUIRE)
+#define FADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define FSUB(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_SEQ_CST)
+
+#define CHAN_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CHAN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#if defined(__SANITIZE_THREAD__)
+#define CHAN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CHAN_TSAN 1
+#endif
+#endif
+
+#ifdef CHAN_TSAN
+/*
+ * TSan does not model fences (gcc refuses them under -fsanitize=thread).
+ * A sequentially consistent read-modify-write of a thread-local word is a
+ * full barrier on the hardware and creates no happens-before edge between
+ * threads, so it hides no race from TSan.
+ */
+static _Thread_local uint32_t chan_tsan_fence_word;
+static inline void chan_fence_(void)
+{
+	__atomic_fetch_add(&chan_tsan_fence_word, 0, __ATOMIC_SEQ_CST);
+}
+#define CHAN_FENCE_ACQ() chan_fence_()
+#define CHAN_FENCE_REL() chan_fence_()
+#else
+#define CHAN_FENCE_ACQ() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define CHAN_FENCE_REL() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+
+/*
+ * A full fence. On x86 a locked no-op on the stack costs a third of what
+ * clang's mfence does.
+ */
+static inline void chan_full_fence(void)
+{
+#if defined(CHAN_TSAN)
+	chan_fence_();
+#elif defined(__x86_64__)
+	__asm__ __volatile__("lock; orq $0, (%%rsp)" ::: "memory", "cc");
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+static inline void chan_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static inline struct chan_slot *chan_slot_at(const shmkit_chan *ch,
+					     uint64_t pos)
+{
+	return (struct chan_slot *)(ch->ring + (pos & ch->mask) * ch->stride);
+}
+
+static inline uint64_t *chan_wait_word(const shmkit_chan *ch, int side)
+{
+	return side == SIDE_RD ? &ch->h->rd_wait : &ch->h->wr_wait;
+}
+
+static inline uint32_t *chan_futex_word(const shmkit_chan *ch, int side)
+{
+	return side == SIDE_RD ? &ch->h->rd_futex : &ch->h->wr_futex;
+}
+
+/*
+ * After a publication (a release store the other side polls): wake the
+ * other side if anyone there waits. The load of the wait word must not be
+ * hoisted above the store (compiler barrier); the hardware may still
+ * reorder them, which is what the sleeper's membarrier() covers (see
+ * wait.c). A process membarrier cannot reach fences here instead.
+ */
+SHMKIT__HIDDEN void shmkit__chan_wake(shmkit_chan *ch, int side, uint64_t w);
+
+static inline void chan_published(shmkit_chan *ch, int side)
+{
+	uint64_t w;
+
+	if (CHAN_UNLIKELY(ch->always_fence))
+		chan_full_fence();
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	w = LD_RLX(chan_wait_word(ch, side));
+	if (CHAN_UNLIKELY(w != 0))
+		shmkit__chan_wake(ch, side, w);
+}
+
+static inline void chan_count(shmkit_chan *ch, size_t len)
+{
+	ch->msgs++;
+	ch->bytes += len;
+	ST_RLX(&ch->me->msgs, ch->msgs);
+	ST_RLX(&ch->me->bytes, ch->bytes);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Between the files of src/chan/                                            */
+/* ------------------------------------------------------------------------ */
+
+/* chan.c */
+SHMKIT__HIDDEN int shmkit__chan_layout_of(const shmkit_chan_opts *o,
+					  shmkit__chan_layout *ret);
+/*
+ * Validate a channel header at mem, of which len bytes are mapped: magic,
+ * version, kind, checksum, and every size and offset recomputed from the
+ * kind, capacity, message size and endpoint count, all within len. Reads
+ * nothing past mem + len and nothing but the header. Returns 0 and the
+ * layout, -EPROTO for anything wrong (another version or kind included).
+ */
+SHMKIT__HIDDEN int shmkit__chan_validate(const void *mem, size_t len,
+					 shmkit__chan_layout *ret);
+
+/* live.c: identity, liveness, endpoint table. */
+SHMKIT__HIDDEN int shmkit__chan_self(pid_t *pid, uint64_t *owner,
+				     uint64_t *start, uint64_t *pidns);
+SHMKIT__HIDDEN int shmkit__chan_ep_state(shmkit_chan *ch, uint32_t idx);
+SHMKIT__HIDDEN int shmkit__chan_register(shmkit_chan *ch, int role);
+SHMKIT__HIDDEN void shmkit__chan_deregister(shmkit_chan *ch);
+/* Reclaim dead entries; -EPIPE if no peer is alive and one was seen. */
+SHMKIT__HIDDEN int shmkit__chan_live_pass(shmkit_chan *ch);
+SHMKIT__HIDDEN void shmkit__chan_peers_close(shmkit_chan *ch);
+
+/* wait.c */
+typedef int (*shmkit__chan_try_fn)(shmkit_chan *ch, void *arg);
+SHMKIT__HIDDEN int64_t shmkit__chan_now(void);
+SHMKIT__HIDDEN void shmkit__chan_membarrier_init(shmkit_chan *ch);
+/* For tests: handles opened from now on act as if membarrier were missing. */
+SHMKIT__HIDDEN void shmkit__chan_force_fences(int on);
+SHMKIT__HIDDEN int shmkit__chan_wait(shmkit_chan *ch, int side,
+				     shmkit__chan_try_fn try_fn, void *arg,
+				     int64_t timeout_ns);
+/* The -EAGAIN path of a call that does not wait: a liveness check at most
+ * every few tens of ms; returns -EPIPE or -EAGAIN (or try_fn's result). */
+SHMKIT__HIDDEN int shmkit__chan_nowait(shmkit_chan *ch,
+				       shmkit__chan_try_fn try_fn, void *arg);
+SHMKIT__HIDDEN void shmkit__chan_set_fencer(shmkit_chan *ch, int on);
+/* Publish the CPU we run on in our entry (see wait.c). */
+SHMKIT__HIDDEN void shmkit__chan_note_cpu(shmkit_chan *ch);
+SHMKIT__HIDDEN void shmkit__chan_wake_all(shmkit_chan *ch);
+SHMKIT__HIDDEN void shmkit__chan_signal_armed(shmkit_chan *ch, int side);
+SHMKIT__HIDDEN void shmkit__chan_unwait(shmkit_chan *ch, struct chan_ep *ep,
+					uint32_t role, uint32_t flags);
+SHMKIT__HIDDEN void shmkit__chan_fds_close(shmkit_chan *ch);
+SHMKIT__HIDDEN void shmkit__chan_epoll_peer(shmkit_chan *ch, uint32_t idx,
+					    int add);
+
+/* io.c: readiness without side effects, for arm. */
+SHMKIT__HIDDEN int shmkit__chan_ready(shmkit_chan *ch);
+/* io.c, for close: drop a pending reservation, release a pending peek. */
+SHMKIT__HIDDEN void shmkit__chan_drop_pending(shmkit_chan *ch);
+
+#endif /* SHMKIT_CHAN_INT_H */

@@ -1,0 +1,718 @@
+/*
+ * io.c: the data path of every channel kind: reserve/commit, peek/release,
+ * and send/recv built on them. Everything a message costs while traffic
+ * flows is in this file, and none of it enters the kernel: waiting and
+ * liveness live in wait.c and live.c, reached only on -EAGAIN.
+ *
+ * SPSC byte ring. Free-running 64-bit positions; the ring is a power of two,
+ * so an offset is a mask, never a division. Records are 8-byte aligned: a
+ * header word, then the payload. The header word carries the length, a
+ * VALID bit and a tag (the low bits of position/8), and it is what
+ * publishes the message: the writer stores it with release after the
+ * payload, the reader polls it with acquire. So the reader never reads the
+ * writer's counter line, and a message and its "ready" flag travel in the
+ * same cache line. Before publishing, the writer zeroes the header word of
+ * the *next* record (it keeps 8 bytes of the ring free for that), so the
+ * reader can never mistake stale bytes from an earlier lap for a record.
+ * A record that does not fit before the end of the ring is written at
+ * offset 0 and a PAD header is published last at the old position: a
+ * message is never split. The reader publishes its position (head) after
+ * each message; the writer reads it only when its cached copy says the ring
+ * is full. The tail counter is kept for stat and for a writer that reopens
+ * after a crash.
+ *
+ * MPMC: Dmitry Vyukov's bounded queue. Each slot has a sequence number:
+ * pos means free for the writer of position pos, pos+1 means holds message
+ * pos, pos+capacity means free for the next lap. Writers and readers claim
+ * positions by CAS on tail/head. Before each claim an endpoint records the
+ * position in its entry (claim), so that a slot claimed by a process that
+ * died can be told from one a live process is still filling (live.c).
+ *
+ * Broadcast: one writer, a seqlock per slot (2n+1 while message n is being
+ * written, 2n+2 once it is there). Readers keep their own cursor and check
+ * the sequence before and after copying; a changed sequence means the
+ * writer lapped them, which they count as lost and skip, resuming at the
+ * oldest message still in the ring.
+ */
+#include "chan_int.h"
+
+/* Under TSan the broadcast payload is copied with relaxed atomics, so that
+ * the seqlock's deliberate read/write overlap is not reported as a race. */
+static inline void copy_in(shmkit_chan *ch, void *dst, const void *src,
+			   size_t n)
+{
+#ifdef CHAN_TSAN
+	if (ch->kind == SHMKIT_CHAN_BROADCAST) {
+		for (size_t i = 0; i < n; i++)
+			ST_RLX((uint8_t *)dst + i, ((const uint8_t *)src)[i]);
+		return;
+	}
+#else
+	(void)ch;
+#endif
+	memcpy(dst, src, n);
+}
+
+static inline void copy_out(shmkit_chan *ch, void *dst, const void *src,
+			    size_t n)
+{
+#ifdef CHAN_TSAN
+	if (ch->kind == SHMKIT_CHAN_BROADCAST) {
+		for (size_t i = 0; i < n; i++)
+			((uint8_t *)dst)[i] = LD_RLX((const uint8_t *)src + i);
+		return;
+	}
+#else
+	(void)ch;
+#endif
+	memcpy(dst, src, n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* SPSC                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static inline uint64_t spsc_rec(uint64_t len)
+{
+	return R_HDR + ((len + 7) & ~UINT64_C(7));
+}
+
+static inline uint64_t spsc_hdr(uint64_t pos, uint64_t word)
+{
+	return ((uint64_t)(uint32_t)(pos >> 3) << 32) | word;
+}
+
+static inline uint64_t *spsc_word(const shmkit_chan *ch, uint64_t pos)
+{
+	return (uint64_t *)(ch->ring + (pos & ch->mask));
+}
+
+/* Room for a record of len at ch->pos: 0, -EAGAIN, or -EPROTO. */
+static inline int spsc_room(shmkit_chan *ch, uint64_t len, uint64_t *ret_pad)
+{
+	uint64_t pos = ch->pos, rec = spsc_rec(len), off = pos & ch->mask;
+	uint64_t pad = off + rec > ch->cap ? ch->cap - off : 0;
+	uint64_t need = pad + rec + R_HDR; /* + the next record's header */
+
+	*ret_pad = pad;
+	if (CHAN_LIKELY(pos + need - ch->cache <= ch->cap))
+		return 0;
+	{
+		uint64_t head = LD_ACQ(&ch->h->head);
+		if (head > pos || pos - head > ch->cap || (head & 7))
+			return -EPROTO;
+		ch->cache = head;
+		return pos + need - head <= ch->cap ? 0 : -EAGAIN;
+	}
+}
+
+static inline int spsc_reserve(shmkit_chan *ch, size_t len, void **ret)
+{
+	uint64_t pad;
+	int r = spsc_room(ch, len, &pad);
+
+	if (CHAN_UNLIKELY(r < 0))
+		return r;
+	ch->pend_pos = ch->pos;
+	ch->pend_pad = (uint32_t)pad;
+	ch->pend_len = (uint32_t)len;
+	ch->pend_ptr = ch->ring + ((ch->pos + pad) & ch->mask) + R_HDR;
+	ch->pend = PEND_RESERVE;
+	*ret = ch->pend_ptr;
+	return 0;
+}
+
+static inline void spsc_commit(shmkit_chan *ch, size_t n)
+{
+	uint64_t pos = ch->pend_pos, start = pos + ch->pend_pad;
+	uint64_t next = start + spsc_rec(n);
+
+	ST_RLX(spsc_word(ch, next), 0);
+	ST_REL(spsc_word(ch, start), spsc_hdr(start, R_VALID | n));
+	if (ch->pend_pad)
+		ST_REL(spsc_word(ch, pos), spsc_hdr(pos, R_VALID | R_PAD));
+	ST_REL(&ch->h->tail, next);
+	ch->pos = next;
+	ch->pend = PEND_NONE;
+	chan_published(ch, SIDE_RD);
+	chan_count(ch, n);
+}
+
+/* The record at ch->pos (after any pad), checked against our own geometry. */
+static inline int spsc_peek(shmkit_chan *ch, size_t limit, const void **ret,
+			    size_t *ret_len)
+{
+	uint64_t pos = ch->pos;
+
+	for (;;) {
+		uint64_t off = pos & ch->mask, w, n;
+
+		w = LD_ACQ(spsc_word(ch, pos));
+		if (!(w & R_VALID)) {
+			ch->pos = pos;
+			return w == 0 ? -EAGAIN : -EPROTO;
+		}
+		if ((uint32_t)(w >> 32) != (uint32_t)(pos >> 3))
+			return -EPROTO;
+		if (w & R_PAD) {
+			if (off == 0)
+				return -EPROTO;
+			pos += ch->cap - off;
+			continue;
+		}
+		n = w & R_LEN_MASK;
+		if (n > ch->max_msg || off + spsc_rec(n) > ch->cap)
+			return -EPROTO;
+		ch->pos = pos;
+		if (n > limit)
+			return -EMSGSIZE;
+		ch->pend_pos = pos;
+		ch->pend_next = pos + spsc_rec(n);
+		ch->pend_len = (uint32_t)n;
+		ch->pend = PEND_PEEK;
+		*ret = ch->ring + off + R_HDR;
+		*ret_len = n;
+		return 0;
+	}
+}
+
+static inline void spsc_release(shmkit_chan *ch)
+{
+	ST_REL(&ch->h->head, ch->pend_next);
+	ch->pos = ch->pend_next;
+	ch->pend = PEND_NONE;
+	chan_published(ch, SIDE_WR);
+	chan_count(ch, ch->pend_len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* MPMC                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static inline int mpmc_reserve(shmkit_chan *ch, size_t len, void **ret)
+{
+	struct chan_hdr *h = ch->h;
+	uint64_t pos = LD_RLX(&h->tail);
+	struct chan_slot *s;
+
+	for (;;) {
+		uint64_t seq;
+		int64_t dif;
+
+		s = chan_slot_at(ch, pos);
+		seq = LD_ACQ(&s->seq) & ~SEQ_POISON;
+		dif = (int64_t)(seq - pos);
+		if (dif == 0) {
+			/* The intent first: see shmkit__chan_mpmc_recover(). */
+			ST_RLX(&ch->me->claim, pos + 1);
+			if (__atomic_compare_exchange_n(&h->tail, &pos, pos + 1,
+							1, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED))
+				break;
+		} else if (dif < 0) {
+			uint64_t now = LD_RLX(&h->tail);
+			if (now == pos) {
+				ST_RLX(&ch->me->claim, 0);
+				return -EAGAIN;
+			}
+			pos = now;
+		} else {
+			pos = LD_RLX(&h->tail);
+		}
+	}
+	ch->pend_pos = pos;
+	ch->pend_len = (uint32_t)len;
+	ch->pend_ptr = (uint8_t *)s + SLOT_HDR;
+	ch->pend = PEND_RESERVE;
+	*ret = ch->pend_ptr;
+	return 0;
+}
+
+static inline void mpmc_publish(shmkit_chan *ch, uint64_t seq)
+{
+	ST_REL(&chan_slot_at(ch, ch->pend_pos)->seq, seq);
+	ST_REL(&ch->me->claim, 0);
+	ch->pend = PEND_NONE;
+	chan_published(ch, SIDE_RD);
+}
+
+static inline void mpmc_commit(shmkit_chan *ch, size_t n)
+{
+	ST_RLX(&chan_slot_at(ch, ch->pend_pos)->len, (uint32_t)n);
+	mpmc_publish(ch, ch->pend_pos + 1);
+	chan_count(ch, n);
+}
+
+/* Hand slot pos back to the writers (consumed, or skipped). */
+static inline void mpmc_free_slot(shmkit_chan *ch, uint64_t pos)
+{
+	ST_REL(&chan_slot_at(ch, pos)->seq, pos + ch->cap);
+	ST_REL(&ch->me->claim, 0);
+	chan_published(ch, SIDE_WR);
+}
+
+static inline int mpmc_peek(shmkit_chan *ch, size_t limit, const void **ret,
+			    size_t *ret_len)
+{
+	struct chan_hdr *h = ch->h;
+	uint64_t pos = LD_RLX(&h->head);
+
+	for (;;) {
+		struct chan_slot *s = chan_slot_at(ch, pos);
+		uint64_t seq = LD_ACQ(&s->seq);
+		int64_t dif = (int64_t)((seq & ~SEQ_POISON) - (pos + 1));
+		uint32_t n;
+
+		if (dif < 0) {
+			uint64_t now = LD_RLX(&h->head);
+			if (now == pos) {
+				ST_RLX(&ch->me->claim, 0);
+				return -EAGAIN;
+			}
+			pos = now;
+			continue;
+		}
+		if (dif > 0) {
+			pos = LD_RLX(&h->head);
+			continue;
+		}
+		/*
+		 * Too long for the caller: say so without taking it. The length
+		 * belongs to message pos for as long as seq reads pos + 1.
+		 */
+		if (limit < ch->max_msg && !(seq & SEQ_POISON) &&
+		    LD_RLX(&s->len) > limit) {
+			uint64_t now = LD_RLX(&h->head);
+			if (now == pos) {
+				ST_RLX(&ch->me->claim, 0);
+				return -EMSGSIZE;
+			}
+			pos = now;
+			continue;
+		}
+		ST_RLX(&ch->me->claim, pos + 1);
+		if (!__atomic_compare_exchange_n(&h->head, &pos, pos + 1, 1,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		if (seq & SEQ_POISON) { /* a dead or cancelled writer's slot */
+			mpmc_free_slot(ch, pos);
+			pos++;
+			continue;
+		}
+		n = LD_RLX(&s->len);
+		if (n > ch->max_msg || n > limit) {
+			mpmc_free_slot(ch, pos); /* a peer scribbled on it */
+			return -EPROTO;
+		}
+		ch->pend_pos = pos;
+		ch->pend_len = n;
+		ch->pend = PEND_PEEK;
+		*ret = (const uint8_t *)s + SLOT_HDR;
+		*ret_len = n;
+		return 0;
+	}
+}
+
+static inline void mpmc_release(shmkit_chan *ch)
+{
+	ch->pend = PEND_NONE;
+	mpmc_free_slot(ch, ch->pend_pos);
+	chan_count(ch, ch->pend_len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Broadcast                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static inline int bcast_reserve(shmkit_chan *ch, size_t len, void **ret)
+{
+	struct chan_slot *s = chan_slot_at(ch, ch->pos);
+
+	/* Odd: readers of the message this slot held see it going. */
+	ST_RLX(&s->seq, 2 * ch->pos + 1);
+	CHAN_FENCE_REL();
+	ch->pend_pos = ch->pos;
+	ch->pend_len = (uint32_t)len;
+	ch->pend_ptr = (uint8_t *)s + SLOT_HDR;
+	ch->pend = PEND_RESERVE;
+	*ret = ch->pend_ptr;
+	return 0;
+}
+
+static inline void bcast_commit(shmkit_chan *ch, size_t n)
+{
+	struct chan_slot *s = chan_slot_at(ch, ch->pend_pos);
+	uint64_t w = ch->pend_pos;
+
+	ST_RLX(&s->len, (uint32_t)n);
+	ST_REL(&s->seq, 2 * w + 2);
+	ST_REL(&ch->h->tail, w + 1);
+	ch->pos = w + 1;
+	ch->pend = PEND_NONE;
+	chan_published(ch, SIDE_RD);
+	chan_count(ch, n);
+}
+
+/* The slot was overwritten under us if its sequence moved. */
+static inline int bcast_torn(const struct chan_slot *s, uint64_t seen)
+{
+	CHAN_FENCE_ACQ();
+	return LD_RLX(&s->seq) != seen;
+}
+
+static inline void bcast_skip(shmkit_chan *ch, uint64_t to)
+{
+	ch->lost += to - ch->pos;
+	ch->pos = to;
+	ST_RLX(&ch->me->lost, ch->lost);
+	ST_RLX(&ch->me->cursor, to);
+}
+
+static inline int bcast_peek(shmkit_chan *ch, size_t limit, const void **ret,
+			     size_t *ret_len)
+{
+	for (;;) {
+		uint64_t c = ch->pos, want = 2 * c + 2, s1;
+		struct chan_slot *s = chan_slot_at(ch, c);
+		uint32_t n;
+
+		s1 = LD_ACQ(&s->seq);
+		if (s1 != want) {
+			uint64_t w, oldest;
+			if (s1 < want) /* not written yet, or being written */
+				return -EAGAIN;
+			/* Lapped: message c is gone. */
+			w = LD_ACQ(&ch->h->tail);
+			if (w <= c)
+				return -EPROTO;
+			oldest = w > ch->cap ? w - ch->cap : 0;
+			bcast_skip(ch, oldest > c ? oldest : c + 1);
+			continue;
+		}
+		n = LD_RLX(&s->len);
+		if (n > ch->max_msg || n > limit) {
+			if (bcast_torn(s, s1)) {
+				bcast_skip(ch, c + 1);
+				continue;
+			}
+			return n > ch->max_msg ? -EPROTO : -EMSGSIZE;
+		}
+		ch->pend_pos = c;
+		ch->pend_seq = s1;
+		ch->pend_len = n;
+		ch->pend = PEND_PEEK;
+		*ret = (const uint8_t *)s + SLOT_HDR;
+		*ret_len = n;
+		return 0;
+	}
+}
+
+static inline int bcast_release(shmkit_chan *ch)
+{
+	struct chan_slot *s = chan_slot_at(ch, ch->pend_pos);
+
+	ch->pend = PEND_NONE;
+	if (bcast_torn(s, ch->pend_seq)) {
+		bcast_skip(ch, ch->pend_pos + 1);
+		return -ESTALE;
+	}
+	ch->pos = ch->pend_pos + 1;
+	ST_RLX(&ch->me->cursor, ch->pos);
+	chan_count(ch, ch->pend_len);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static inline int try_reserve(shmkit_chan *ch, size_t len, void **ret)
+{
+	switch (ch->kind) {
+	case SHMKIT_CHAN_SPSC:
+		return spsc_reserve(ch, len, ret);
+	case SHMKIT_CHAN_MPMC:
+		return mpmc_reserve(ch, len, ret);
+	default:
+		return bcast_reserve(ch, len, ret);
+	}
+}
+
+static inline int try_peek(shmkit_chan *ch, size_t limit, const void **ret,
+			   size_t *ret_len)
+{
+	switch (ch->kind) {
+	case SHMKIT_CHAN_SPSC:
+		return spsc_peek(ch, limit, ret, ret_len);
+	case SHMKIT_CHAN_MPMC:
+		return mpmc_peek(ch, limit, ret, ret_len);
+	default:
+		return bcast_peek(ch, limit, ret, ret_len);
+	}
+}
+
+struct try_arg {
+	size_t len;
+	void **ptr;
+	const void **cptr;
+	size_t *plen;
+};
+
+static int reserve_cb(shmkit_chan *ch, void *arg)
+{
+	struct try_arg *a = arg;
+	return try_reserve(ch, a->len, a->ptr);
+}
+
+static int peek_cb(shmkit_chan *ch, void *arg)
+{
+	struct try_arg *a = arg;
+	return try_peek(ch, a->len, a->cptr, a->plen);
+}
+
+static __attribute__((noinline)) int reserve_slow(shmkit_chan *ch, size_t len,
+						  void **ret,
+						  int64_t timeout_ns)
+{
+	struct try_arg a = {.len = len, .ptr = ret};
+
+	ch->want = (uint32_t)len;
+	if (timeout_ns == 0)
+		return shmkit__chan_nowait(ch, reserve_cb, &a);
+	return shmkit__chan_wait(ch, SIDE_WR, reserve_cb, &a, timeout_ns);
+}
+
+static __attribute__((noinline)) int peek_slow(shmkit_chan *ch, size_t limit,
+					       const void **ret, size_t *ret_len,
+					       int64_t timeout_ns)
+{
+	struct try_arg a = {.len = limit, .cptr = ret, .plen = ret_len};
+
+	if (timeout_ns == 0)
+		return shmkit__chan_nowait(ch, peek_cb, &a);
+	return shmkit__chan_wait(ch, SIDE_RD, peek_cb, &a, timeout_ns);
+}
+
+static inline int do_reserve(shmkit_chan *ch, size_t len, void **ret,
+			     int64_t timeout_ns)
+{
+	int r;
+
+	if (CHAN_UNLIKELY(ch->role != SHMKIT_CHAN_WRITER))
+		return -EBADF;
+	if (CHAN_UNLIKELY(ch->pend != PEND_NONE))
+		return -EBUSY;
+	if (CHAN_UNLIKELY(len > ch->max_msg))
+		return -EMSGSIZE;
+	r = try_reserve(ch, len, ret);
+	if (CHAN_LIKELY(r != -EAGAIN))
+		return r;
+	return reserve_slow(ch, len, ret, timeout_ns);
+}
+
+static inline void do_commit(shmkit_chan *ch, size_t n)
+{
+	switch (ch->kind) {
+	case SHMKIT_CHAN_SPSC:
+		spsc_commit(ch, n);
+		break;
+	case SHMKIT_CHAN_MPMC:
+		mpmc_commit(ch, n);
+		break;
+	default:
+		bcast_commit(ch, n);
+		break;
+	}
+}
+
+static inline int do_peek(shmkit_chan *ch, size_t limit, const void **ret,
+			  size_t *ret_len, int64_t timeout_ns)
+{
+	int r;
+
+	if (CHAN_UNLIKELY(ch->role != SHMKIT_CHAN_READER))
+		return -EBADF;
+	if (CHAN_UNLIKELY(ch->pend != PEND_NONE))
+		return -EBUSY;
+	r = try_peek(ch, limit, ret, ret_len);
+	if (CHAN_LIKELY(r != -EAGAIN))
+		return r;
+	return peek_slow(ch, limit, ret, ret_len, timeout_ns);
+}
+
+static inline int do_release(shmkit_chan *ch)
+{
+	switch (ch->kind) {
+	case SHMKIT_CHAN_SPSC:
+		spsc_release(ch);
+		return 0;
+	case SHMKIT_CHAN_MPMC:
+		mpmc_release(ch);
+		return 0;
+	default:
+		return bcast_release(ch);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public                                                                    */
+/* ------------------------------------------------------------------------ */
+
+int shmkit_chan_send(shmkit_chan *ch, const void *buf, size_t len,
+		     int64_t timeout_ns)
+{
+	void *p;
+	int r;
+
+	if (CHAN_UNLIKELY(!ch || (!buf && len)))
+		return -EINVAL;
+	r = do_reserve(ch, len, &p, timeout_ns);
+	if (CHAN_UNLIKELY(r < 0))
+		return r;
+	copy_in(ch, p, buf, len);
+	do_commit(ch, len);
+	return 0;
+}
+
+ssize_t shmkit_chan_recv(shmkit_chan *ch, void *buf, size_t size,
+			 int64_t timeout_ns)
+{
+	const void *p;
+	size_t n;
+	int r;
+
+	if (CHAN_UNLIKELY(!ch || (!buf && size)))
+		return -EINVAL;
+	for (;;) {
+		r = do_peek(ch, size, &p, &n, timeout_ns);
+		if (CHAN_UNLIKELY(r < 0))
+			return r;
+		copy_out(ch, buf, p, n);
+		r = do_release(ch);
+		if (CHAN_LIKELY(r == 0))
+			return (ssize_t)n;
+		if (r != -ESTALE)
+			return r;
+		/* Overwritten while we copied: it counts as lost; next. */
+	}
+}
+
+int shmkit_chan_reserve(shmkit_chan *ch, size_t len, void **ret_ptr,
+			int64_t timeout_ns)
+{
+	if (!ch || !ret_ptr)
+		return -EINVAL;
+	return do_reserve(ch, len, ret_ptr, timeout_ns);
+}
+
+int shmkit_chan_commit(shmkit_chan *ch, size_t len)
+{
+	if (!ch || ch->role != SHMKIT_CHAN_WRITER ||
+	    ch->pend != PEND_RESERVE || len > ch->pend_len)
+		return -EINVAL;
+	do_commit(ch, len);
+	return 0;
+}
+
+int shmkit_chan_cancel(shmkit_chan *ch)
+{
+	if (!ch || ch->role != SHMKIT_CHAN_WRITER || ch->pend != PEND_RESERVE)
+		return -EINVAL;
+	switch (ch->kind) {
+	case SHMKIT_CHAN_MPMC:
+		/* The position is taken: publish it as a slot to skip. */
+		mpmc_publish(ch, (ch->pend_pos + 1) | SEQ_POISON);
+		FADD(&ch->h->poisoned, 1);
+		break;
+	default:
+		/*
+		 * SPSC: nothing was published. Broadcast: the slot stays odd
+		 * until the next reserve rewrites it; the message it held was
+		 * already lost to readers.
+		 */
+		ch->pend = PEND_NONE;
+		break;
+	}
+	return 0;
+}
+
+int shmkit_chan_peek(shmkit_chan *ch, const void **ret_ptr, size_t *ret_len,
+		     int64_t timeout_ns)
+{
+	const void *p;
+	size_t n;
+	int r;
+
+	if (!ch || !ret_ptr || !ret_len)
+		return -EINVAL;
+	r = do_peek(ch, SIZE_MAX, &p, &n, timeout_ns);
+	if (r < 0)
+		return r;
+	*ret_ptr = p;
+	*ret_len = n;
+	return 0;
+}
+
+int shmkit_chan_release(shmkit_chan *ch)
+{
+	if (!ch || ch->role != SHMKIT_CHAN_READER || ch->pend != PEND_PEEK)
+		return -EINVAL;
+	return do_release(ch);
+}
+
+int shmkit_chan_rewind(shmkit_chan *ch)
+{
+	uint64_t w, oldest;
+
+	if (!ch)
+		return -EINVAL;
+	if (ch->kind != SHMKIT_CHAN_BROADCAST || ch->role != SHMKIT_CHAN_READER)
+		return -ENOTSUP;
+	if (ch->pend != PEND_NONE)
+		return -EBUSY;
+	w = LD_ACQ(&ch->h->tail);
+	oldest = w > ch->cap ? w - ch->cap : 0;
+	ch->pos = oldest;
+	ST_RLX(&ch->me->cursor, oldest);
+	return (int)(w - oldest);
+}
+
+/* Would the call that last returned -EAGAIN succeed now? No side effects. */
+int shmkit__chan_ready(shmkit_chan *ch)
+{
+	if (ch->role == SHMKIT_CHAN_READER) {
+		switch (ch->kind) {
+		case SHMKIT_CHAN_SPSC:
+			return LD_ACQ(spsc_word(ch, ch->pos)) != 0;
+		case SHMKIT_CHAN_MPMC: {
+			uint64_t pos = LD_ACQ(&ch->h->head);
+			uint64_t seq = LD_ACQ(&chan_slot_at(ch, pos)->seq);
+			return (seq & ~SEQ_POISON) == pos + 1;
+		}
+		default:
+			return LD_ACQ(&chan_slot_at(ch, ch->pos)->seq) >=
+			       2 * ch->pos + 2;
+		}
+	}
+	switch (ch->kind) {
+	case SHMKIT_CHAN_SPSC: {
+		uint64_t pad;
+		return spsc_room(ch, ch->want, &pad) != -EAGAIN;
+	}
+	case SHMKIT_CHAN_MPMC: {
+		uint64_t pos = LD_ACQ(&ch->h->tail);
+		return LD_ACQ(&chan_slot_at(ch, pos)->seq) == pos;
+	}
+	default:
+		return 1;
+	}
+}
+
+void shmkit__chan_drop_pending(shmkit_chan *ch)
+{
+	if (ch->pend == PEND_RESERVE)
+		(void)shmkit_chan_cancel(ch);
+	else if (ch->pend == PEND_PEEK)
+		(void)do_release(ch);
+}

@@ -1,0 +1,604 @@
+/*
+ * wait.c: how a channel call waits, and how the other side wakes it.
+ *
+ * The protocol is Dekker's: a waiter registers in its side's wait word and
+ * then checks its condition again; a publisher stores its message and then
+ * reads the wait word. Each needs a full barrier between its store and its
+ * load, or both can miss each other and the waiter sleeps through a
+ * message. The publisher is the fast path, so shmkit moves its half of the
+ * barrier to the waiter (an asymmetric fence): a waiter that is about to
+ * sleep calls membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which makes every
+ * CPU running a process registered for it (every process with a channel
+ * endpoint registers at open) execute a full barrier before it returns.
+ * Either that barrier comes before the publisher's load of the wait word
+ * (which then sees the waiter) or after the publisher's store (which the
+ * waiter's re-check then sees). The publisher's side is a compiler barrier
+ * and one load of a line that nobody writes while traffic flows.
+ *
+ * A waiter that sleeps on every call (SHMKIT_CHAN_BLOCK) would pay a
+ * membarrier per message; it asks publishers to fence instead (it counts
+ * itself in the wait word's FENCE field; a publisher that sees the field
+ * nonzero fences and reads the word again). A process that cannot use
+ * membarrier (old kernel, seccomp) fences when it publishes and counts its
+ * waiting endpoints as fencers. When a handle becomes a fencer it issues one
+ * membarrier, so no publisher can still be acting on a word read before the
+ * FENCE count was raised; where that is not available its first sleep is
+ * cut to 1 ms instead.
+ *
+ * Sleeping is FUTEX_WAIT on a 32-bit word in the shared header (no
+ * FUTEX_PRIVATE_FLAG: the waiters are in different processes), in slices of
+ * 25 ms with a liveness pass between slices, so a dead peer turns a wait
+ * into -EPIPE in tens of milliseconds. A waker bumps the word, then
+ * FUTEX_WAKEs; the waiter read the word before its re-check, so a bump in
+ * between makes FUTEX_WAIT return at once.
+ *
+ * Spinning has two refinements (see shmkit__chan_wait): a handle that keeps
+ * finding bursts waits a little before its first poll, so it stops stealing
+ * the line its peer is writing; and a handle whose peer noted the same CPU
+ * yields instead of pausing.
+ *
+ * The descriptor for event loops (shmkit_chan_fd) is an epoll instance with
+ * two kinds of members: an AF_UNIX datagram socket autobound to an abstract
+ * address, and pidfds of the peers. An armed handle is counted in the ARM
+ * field of its side's wait word and flagged in its entry; a publisher that
+ * sees the field scans the entries, clears each flag with an atomic and (so
+ * each arm earns at most one datagram) and sends one byte to that address.
+ * eventfds would be simpler but cannot be shared by unrelated processes
+ * without passing descriptors; a FIFO needs a path in the file system,
+ * which a crash leaves behind. An abstract socket vanishes with its last
+ * descriptor and anyone may send to it, which costs at most a spurious
+ * wake-up. The pidfds make the descriptor readable when a peer dies, so an
+ * event loop learns of it without polling with a timeout.
+ */
+#include "chan_int.h"
+
+#include <limits.h>
+#include <sched.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLICE_NS (25 * INT64_C(1000000))
+#define LIVE_NS (25 * INT64_C(1000000))
+#define FRESH_NS INT64_C(1000000)
+#define BACKOFF_MAX 256u
+#define SHARE_NS (1000 * INT64_C(1000))
+
+int64_t shmkit__chan_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int64_t coarse_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void futex_wait(uint32_t *addr, uint32_t val, int64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
+			      .tv_nsec = (long)(ns % 1000000000)};
+
+	(void)syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static void futex_wake(uint32_t *addr, int n)
+{
+	(void)syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+/* -- membarrier ----------------------------------------------------------- */
+
+/* Per process: registered for GLOBAL_EXPEDITED (1) or not (-1), for mb_pid. */
+static int mb_state;
+static pid_t mb_pid;
+static int mb_forced_off;
+
+void shmkit__chan_force_fences(int on)
+{
+	ST_REL(&mb_forced_off, on);
+}
+
+static int membarrier_ready(void)
+{
+	pid_t pid = getpid();
+	long q;
+	int ok;
+
+	if (LD_ACQ(&mb_forced_off))
+		return 0;
+	if (LD_ACQ(&mb_pid) == pid)
+		return LD_RLX(&mb_state) > 0;
+	/* Registration is per process; a forked child registers again. */
+	q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	ok = q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+	     (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) &&
+	     syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+		     0, 0) == 0;
+	ST_RLX(&mb_state, ok ? 1 : -1);
+	ST_REL(&mb_pid, pid);
+	return ok;
+}
+
+void shmkit__chan_membarrier_init(shmkit_chan *ch)
+{
+	ch->always_fence = !membarrier_ready();
+}
+
+static int side_of(const shmkit_chan *ch)
+{
+	return ch->role == SHMKIT_CHAN_READER ? SIDE_RD : SIDE_WR;
+}
+
+void shmkit__chan_set_fencer(shmkit_chan *ch, int on)
+{
+	uint64_t *word = chan_wait_word(ch, side_of(ch));
+	uint32_t old;
+
+	if (!ch->me || !on == !ch->fencer)
+		return;
+	if (on) {
+		FADD(word, W_FENCE_ONE);
+		__atomic_fetch_or(&ch->me->wflags, EPW_FENCE, __ATOMIC_SEQ_CST);
+		ch->fencer = 1;
+		if (ch->always_fence ||
+		    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0,
+			    0) != 0)
+			ch->fence_fresh = 1;
+	} else {
+		old = __atomic_fetch_and(&ch->me->wflags, ~EPW_FENCE,
+					 __ATOMIC_SEQ_CST);
+		if (old & EPW_FENCE)
+			FSUB(word, W_FENCE_ONE);
+		ch->fencer = 0;
+	}
+}
+
+/* The waiter's half of the barrier, between registering and re-checking. */
+static void sleep_barrier(shmkit_chan *ch)
+{
+	if (ch->fencer) {
+		chan_full_fence();
+		return;
+	}
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) ==
+	    0)
+		return;
+	/* Refused at run time: fall back for good. */
+	ch->always_fence = 1;
+	shmkit__chan_set_fencer(ch, 1);
+	chan_full_fence();
+}
+
+void shmkit__chan_unwait(shmkit_chan *ch, struct chan_ep *ep, uint32_t role,
+			 uint32_t flags)
+{
+	uint64_t sub = 0;
+
+	(void)ep;
+	if (role != SHMKIT_CHAN_READER && role != SHMKIT_CHAN_WRITER)
+		return;
+	if (flags & EPW_SLEEP)
+		sub += W_SLEEP_ONE;
+	if (flags & EPW_ARMED)
+		sub += W_ARM_ONE;
+	if (flags & EPW_FENCE)
+		sub += W_FENCE_ONE;
+	if (sub)
+		FSUB(role == SHMKIT_CHAN_READER ? &ch->h->rd_wait
+						: &ch->h->wr_wait,
+		     sub);
+}
+
+/* -- waking --------------------------------------------------------------- */
+
+static void send_wake(shmkit_chan *ch, struct chan_ep *ep)
+{
+	struct sockaddr_un sa;
+	uint32_t alen = LD_ACQ(&ep->addr_len), i;
+
+	if (alen < 2 || alen > sizeof(ep->addr))
+		return;
+	if (ch->tx < 0) {
+		ch->tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+						 SOCK_NONBLOCK,
+				0);
+		if (ch->tx < 0)
+			return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	for (i = 0; i < alen; i++)
+		sa.sun_path[i] = (char)LD_RLX(&ep->addr[i]);
+	(void)sendto(ch->tx, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+		     (struct sockaddr *)&sa,
+		     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen));
+}
+
+void shmkit__chan_signal_armed(shmkit_chan *ch, int side)
+{
+	uint32_t role = side == SIDE_RD ? SHMKIT_CHAN_READER
+					: SHMKIT_CHAN_WRITER;
+	uint64_t *word = chan_wait_word(ch, side);
+	uint32_t i;
+
+	for (i = 0; i < ch->nep; i++) {
+		struct chan_ep *ep = &ch->eps[i];
+		uint32_t old;
+
+		if (ch->me && i == ch->index)
+			continue;
+		if (!(LD_RLX(&ep->wflags) & EPW_ARMED) ||
+		    LD_ACQ(&ep->role) != role)
+			continue;
+		old = __atomic_fetch_and(&ep->wflags, ~EPW_ARMED,
+					 __ATOMIC_SEQ_CST);
+		if (!(old & EPW_ARMED))
+			continue;
+		FSUB(word, W_ARM_ONE);
+		send_wake(ch, ep);
+	}
+}
+
+void shmkit__chan_wake(shmkit_chan *ch, int side, uint64_t w)
+{
+	uint64_t *word = chan_wait_word(ch, side);
+
+	if (!ch->always_fence && (w & W_FENCE_MASK)) {
+		chan_full_fence();
+		w = LD_RLX(word);
+	}
+	if (w & W_SLEEP_MASK) {
+		uint32_t *f = chan_futex_word(ch, side);
+		__atomic_fetch_add(f, 1, __ATOMIC_SEQ_CST);
+		futex_wake(f, ch->kind == SHMKIT_CHAN_MPMC ? 1 : INT_MAX);
+	}
+	if (w & W_ARM_MASK)
+		shmkit__chan_signal_armed(ch, side);
+}
+
+void shmkit__chan_wake_all(shmkit_chan *ch)
+{
+	int side;
+
+	if (!ch->rw)
+		return;
+	chan_full_fence();
+	for (side = SIDE_RD; side <= SIDE_WR; side++) {
+		uint64_t w = LD_RLX(chan_wait_word(ch, side));
+		if (w & W_SLEEP_MASK) {
+			uint32_t *f = chan_futex_word(ch, side);
+			__atomic_fetch_add(f, 1, __ATOMIC_SEQ_CST);
+			futex_wake(f, INT_MAX);
+		}
+		if (w & W_ARM_MASK)
+			shmkit__chan_signal_armed(ch, side);
+	}
+}
+
+/* -- waiting -------------------------------------------------------------- */
+
+static uint32_t sleep_begin(shmkit_chan *ch, int side)
+{
+	uint32_t v;
+
+	FADD(chan_wait_word(ch, side), W_SLEEP_ONE);
+	__atomic_fetch_or(&ch->me->wflags, EPW_SLEEP, __ATOMIC_SEQ_CST);
+	v = LD_ACQ(chan_futex_word(ch, side));
+	sleep_barrier(ch);
+	return v;
+}
+
+static void sleep_end(shmkit_chan *ch, int side)
+{
+	uint32_t old = __atomic_fetch_and(&ch->me->wflags, ~EPW_SLEEP,
+					  __ATOMIC_SEQ_CST);
+
+	if (old & EPW_SLEEP)
+		FSUB(chan_wait_word(ch, side), W_SLEEP_ONE);
+}
+
+/*
+ * Time for a liveness pass: it is due, an endpoint has left since, or the
+ * last one found no peer (so that -EPIPE, once seen, is said every time
+ * until a peer comes back).
+ */
+static int live_due(const shmkit_chan *ch, int64_t now)
+{
+	return ch->gone || now - ch->live_last >= LIVE_NS ||
+	       LD_RLX(&ch->h->leaves) != ch->leaves_seen;
+}
+
+/*
+ * Does a peer last seen waiting on our CPU share this core with us? Then
+ * spinning only keeps it off the CPU until the scheduler preempts us (a
+ * whole time slice): yield instead. Endpoints note their CPU when they open
+ * and when they start to wait; looked at once a millisecond at most.
+ */
+static void note_cpu(shmkit_chan *ch, int64_t now)
+{
+	int c = sched_getcpu();
+	uint32_t mine = c >= 0 ? (uint32_t)c + 1 : 0, i;
+	uint32_t prole = ch->role == SHMKIT_CHAN_WRITER ? SHMKIT_CHAN_READER
+							: SHMKIT_CHAN_WRITER;
+
+	if (mine != ch->cpu) {
+		ch->cpu = mine;
+		ST_RLX(&ch->me->cpu, mine);
+		ch->share_checked = 0;
+	}
+	if (now - ch->share_checked < SHARE_NS)
+		return;
+	ch->share_checked = now;
+	ch->share_cpu = 0;
+	if (!mine)
+		return;
+	for (i = 0; i < ch->nep; i++) {
+		struct chan_ep *ep = &ch->eps[i];
+		if (i == ch->index || LD_RLX(&ep->cpu) != mine ||
+		    LD_RLX(&ep->role) != prole || !LD_RLX(&ep->owner))
+			continue;
+		ch->share_cpu = 1;
+		return;
+	}
+}
+
+void shmkit__chan_note_cpu(shmkit_chan *ch)
+{
+	note_cpu(ch, 0);
+}
+
+/* A liveness pass, then one more try: the pass may have freed slots. */
+static int check(shmkit_chan *ch, shmkit__chan_try_fn try_fn, void *arg)
+{
+	int gone = shmkit__chan_live_pass(ch) == -EPIPE;
+	int r = try_fn(ch, arg);
+
+	if (r != -EAGAIN)
+		return r;
+	return gone ? -EPIPE : -EAGAIN;
+}
+
+/* At the deadline: -EPIPE rather than -ETIMEDOUT if the peer is gone. */
+static int expire(shmkit_chan *ch, int64_t now, shmkit__chan_try_fn try_fn,
+		  void *arg)
+{
+	int r = live_due(ch, now) ? check(ch, try_fn, arg) : try_fn(ch, arg);
+
+	return r != -EAGAIN ? r : -ETIMEDOUT;
+}
+
+int shmkit__chan_nowait(shmkit_chan *ch, shmkit__chan_try_fn try_fn,
+			void *arg)
+{
+	if (!live_due(ch, coarse_now()))
+		return -EAGAIN;
+	return check(ch, try_fn, arg);
+}
+
+int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
+		      void *arg, int64_t timeout_ns)
+{
+	int64_t now = shmkit__chan_now(), deadline, slice;
+	uint32_t v;
+	int r, i;
+
+	deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - now
+			   ? INT64_MAX
+			   : now + timeout_ns;
+	if (ch->mode != SHMKIT_CHAN_BLOCK) {
+		int64_t spin_end = ch->mode == SHMKIT_CHAN_SPIN
+					   ? INT64_MAX
+					   : now + ch->spin_ns;
+		/*
+		 * Catching up with a streaming peer: several messages since the
+		 * last wait mean the peer runs ahead, and polling the line it
+		 * is writing only slows both of us (each poll steals the line
+		 * back). Let it get a little ahead, then take a whole batch.
+		 * One message per wait (a ping-pong, a slow peer) brings the
+		 * delay back to zero, so latency is not paid for it.
+		 */
+		uint64_t burst = ch->msgs - ch->msgs_at_wait;
+
+		if (burst >= 4)
+			ch->backoff = ch->backoff * 2 + 1 < BACKOFF_MAX
+					      ? ch->backoff * 2 + 1
+					      : BACKOFF_MAX;
+		else if (burst <= 1)
+			ch->backoff >>= 1;
+		ch->msgs_at_wait = ch->msgs;
+		note_cpu(ch, now);
+		for (i = 0; i < (int)ch->backoff; i++)
+			chan_cpu_relax();
+		for (;;) {
+			for (i = 0; i < 16; i++) {
+				if (CHAN_UNLIKELY(ch->share_cpu))
+					sched_yield();
+				else
+					chan_cpu_relax();
+				r = try_fn(ch, arg);
+				if (r != -EAGAIN)
+					return r;
+			}
+			now = shmkit__chan_now();
+			note_cpu(ch, now);
+			if (now >= deadline)
+				return expire(ch, now, try_fn, arg);
+			if (live_due(ch, now)) {
+				r = check(ch, try_fn, arg);
+				if (r != -EAGAIN)
+					return r;
+			}
+			if (now >= spin_end)
+				break;
+		}
+	}
+	for (;;) {
+		v = sleep_begin(ch, side);
+		r = try_fn(ch, arg);
+		if (r != -EAGAIN) {
+			sleep_end(ch, side);
+			return r;
+		}
+		now = shmkit__chan_now();
+		if (now >= deadline) {
+			sleep_end(ch, side);
+			return expire(ch, now, try_fn, arg);
+		}
+		slice = deadline - now < SLICE_NS ? deadline - now : SLICE_NS;
+		if (ch->fence_fresh) {
+			ch->fence_fresh = 0;
+			if (slice > FRESH_NS)
+				slice = FRESH_NS;
+		}
+		futex_wait(chan_futex_word(ch, side), v, slice);
+		sleep_end(ch, side);
+		r = try_fn(ch, arg);
+		if (r != -EAGAIN)
+			return r;
+		now = shmkit__chan_now();
+		if (now >= deadline)
+			return expire(ch, now, try_fn, arg);
+		if (live_due(ch, now)) {
+			r = check(ch, try_fn, arg);
+			if (r != -EAGAIN)
+				return r;
+		}
+	}
+}
+
+/* -- the descriptor ------------------------------------------------------- */
+
+void shmkit__chan_epoll_peer(shmkit_chan *ch, uint32_t idx, int add)
+{
+	struct chan_peer *c = &ch->peers[idx];
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = idx};
+
+	if (ch->epfd < 0 || c->pidfd < 0 || !add == !c->in_epoll)
+		return;
+	if (add) {
+		if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, c->pidfd, &ev) == 0)
+			c->in_epoll = 1;
+	} else {
+		(void)epoll_ctl(ch->epfd, EPOLL_CTL_DEL, c->pidfd, &ev);
+		c->in_epoll = 0;
+	}
+}
+
+void shmkit__chan_fds_close(shmkit_chan *ch)
+{
+	shmkit__close(ch->epfd);
+	shmkit__close(ch->sock);
+	shmkit__close(ch->tx);
+	ch->epfd = ch->sock = ch->tx = -1;
+}
+
+int shmkit_chan_fd(shmkit_chan *ch)
+{
+	struct sockaddr_un sa;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+	socklen_t len = sizeof(sa);
+	uint32_t alen, i;
+	int sock, ep, r;
+
+	if (!ch)
+		return -EINVAL;
+	if (!ch->me)
+		return -EBADF;
+	if (ch->kind == SHMKIT_CHAN_BROADCAST && ch->role == SHMKIT_CHAN_WRITER)
+		return -ENOTSUP;
+	if (ch->epfd >= 0)
+		return ch->epfd;
+
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	/* Autobind: the kernel picks a free abstract name. */
+	if (bind(sock, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 ||
+	    getsockname(sock, (struct sockaddr *)&sa, &len) < 0) {
+		r = -errno;
+		goto fail_sock;
+	}
+	alen = (uint32_t)(len - offsetof(struct sockaddr_un, sun_path));
+	if (len <= offsetof(struct sockaddr_un, sun_path) || alen < 2 ||
+	    alen > sizeof(ch->me->addr) || sa.sun_path[0] != '\0') {
+		r = -EAFNOSUPPORT;
+		goto fail_sock;
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		r = -errno;
+		goto fail_sock;
+	}
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) < 0) {
+		r = -errno;
+		shmkit__close(ep);
+		goto fail_sock;
+	}
+	for (i = 0; i < alen; i++)
+		ST_RLX(&ch->me->addr[i], (uint8_t)sa.sun_path[i]);
+	ST_REL(&ch->me->addr_len, alen);
+	ch->sock = sock;
+	ch->epfd = ep;
+	for (i = 0; i < ch->nep; i++)
+		if (ch->peers[i].state == EP_ALIVE)
+			shmkit__chan_epoll_peer(ch, i, 1);
+	return ep;
+
+fail_sock:
+	shmkit__close(sock);
+	return r;
+}
+
+static void disarm(shmkit_chan *ch)
+{
+	uint32_t old = __atomic_fetch_and(&ch->me->wflags, ~EPW_ARMED,
+					  __ATOMIC_SEQ_CST);
+
+	if (old & EPW_ARMED)
+		FSUB(chan_wait_word(ch, side_of(ch)), W_ARM_ONE);
+}
+
+int shmkit_chan_arm(shmkit_chan *ch)
+{
+	char buf[16];
+	uint32_t old;
+	int r, i;
+
+	if (!ch)
+		return -EINVAL;
+	if (ch->epfd < 0) {
+		r = shmkit_chan_fd(ch);
+		if (r < 0)
+			return r;
+	}
+	for (i = 0; i < 256; i++)
+		if (recv(ch->sock, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+			break;
+	/* Reaps the dead, and puts the living peers' pidfds in the set. */
+	if (shmkit__chan_live_pass(ch) == -EPIPE || shmkit__chan_ready(ch))
+		return 1;
+	old = __atomic_fetch_or(&ch->me->wflags, EPW_ARMED, __ATOMIC_SEQ_CST);
+	if (!(old & EPW_ARMED))
+		FADD(chan_wait_word(ch, side_of(ch)), W_ARM_ONE);
+	sleep_barrier(ch);
+	if (shmkit__chan_ready(ch)) {
+		disarm(ch);
+		return 1;
+	}
+	return 0;
+}
