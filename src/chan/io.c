@@ -217,7 +217,16 @@ static inline int mpmc_reserve(shmkit_chan *ch, size_t len, void **ret)
 			}
 			pos = now;
 		} else {
-			pos = LD_RLX(&h->tail);
+			/* Ahead of the tail: only a stale tail explains it (the
+			 * publish is released after the claim, so the tail we
+			 * read next has moved). If it has not, the slot was
+			 * scribbled on: looping here would spin forever. */
+			uint64_t now = LD_RLX(&h->tail);
+			if (now == pos) {
+				ST_RLX(&ch->me->claim, 0);
+				return -EPROTO;
+			}
+			pos = now;
 		}
 	}
 	ch->pend_pos = pos;
@@ -273,7 +282,14 @@ static inline int mpmc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 			continue;
 		}
 		if (dif > 0) {
-			pos = LD_RLX(&h->head);
+			/* As in the writer: a slot ahead of an unmoved head is
+			 * corrupt, not stale. */
+			uint64_t now = LD_RLX(&h->head);
+			if (now == pos) {
+				ST_RLX(&ch->me->claim, 0);
+				return -EPROTO;
+			}
+			pos = now;
 			continue;
 		}
 		/*
