@@ -109,3 +109,30 @@ int test_leftovers(void)
 	closedir(d);
 	return found;
 }
+
+int test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	ASSERT(d != NULL);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory stream's own descriptor */
+}
+
+int test_count_shared_maps(void)
+{
+	char line[4096], perms[8];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	ASSERT(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %7s", perms) == 1 && perms[3] == 's')
+			n++;
+	fclose(f);
+	return n;
+}

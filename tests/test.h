@@ -102,6 +102,16 @@ void test_expect_child_ok(pid_t pid, int timeout_ms, const char *what);
 /* A name unique to this process and call: "/shmkit-test-<pid>-<n>-<tag>". */
 const char *test_name(const char *tag);
 
+/* Descriptors open in this process (/proc/self/fd). */
+int test_count_fds(void);
+
+/*
+ * Shared mappings in /proc/self/maps. Every segment mapping is MAP_SHARED
+ * (shmat's too); counting only those keeps the allocator's own private
+ * mappings, which come and go under sanitizers, out of the comparison.
+ */
+int test_count_shared_maps(void);
+
 /* Nonzero if anything named "shmkit-test-<our pid>-*" is left in /dev/shm. */
 int test_leftovers(void);
 

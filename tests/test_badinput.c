@@ -79,44 +79,12 @@ static void snap_sysv(char *out, size_t len)
 	fclose(f);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	ASSERT(d != NULL);
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-/*
- * Shared mappings in /proc/self/maps. Every segment mapping is MAP_SHARED
- * (shmat's too); counting only those keeps the allocator's own private
- * mappings, which come and go under sanitizers, out of the comparison.
- */
-static int count_maps(void)
-{
-	char line[4096], perms[8];
-	int n = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
-
-	ASSERT(f != NULL);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*s %7s", perms) == 1 && perms[3] == 's')
-			n++;
-	fclose(f);
-	return n;
-}
-
 static void snap_take(struct snap *s)
 {
 	snap_shm(s->shm, sizeof(s->shm));
 	snap_sysv(s->sysv, sizeof(s->sysv));
-	s->fds = count_fds();
-	s->maps = count_maps();
+	s->fds = test_count_fds();
+	s->maps = test_count_shared_maps();
 }
 
 static void snap_same(const struct snap *a, const struct snap *b,

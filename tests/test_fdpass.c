@@ -31,19 +31,6 @@ static void pair(int type, int sv[2])
 	ASSERT_EQ(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	ASSERT(d != NULL);
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void fill(void *p, size_t n, unsigned seed)
 {
 	unsigned char *c = p;
@@ -103,9 +90,9 @@ static void send_memfd_one(int type)
 
 		close(sv[0]);
 		wait_go(gp[0]);
-		before = count_fds();
+		before = test_count_fds();
 		ASSERT_OK(shmkit_recv_fd(sv[1], NULL, &r));
-		ASSERT_EQ(count_fds(), before + 1); /* the handle's, and no other */
+		ASSERT_EQ(test_count_fds(), before + 1); /* the handle's, and no other */
 		/* The sender's name for it, and the size the object has now. */
 		ASSERT(!strcmp(shmkit_spec(r), shmkit_spec(s)));
 		ASSERT_EQ(shmkit_backend_of(r), SHMKIT_BACKEND_MEMFD);
@@ -203,10 +190,10 @@ static void peer_closes(void)
 			int before;
 
 			close(sv[0]);
-			before = count_fds();
+			before = test_count_fds();
 			ASSERT_ERR(shmkit_recv_fd(sv[1], NULL, &r), ECONNRESET);
 			ASSERT(r == NULL);
-			ASSERT_EQ(count_fds(), before);
+			ASSERT_EQ(test_count_fds(), before);
 			_exit(0);
 		}
 		close(sv[1]);
@@ -253,7 +240,7 @@ static void expect_refused(int type, const void *buf, size_t len, int fd,
 	int sv[2], before, got;
 
 	pair(type, sv);
-	before = count_fds();
+	before = test_count_fds();
 	send_raw(sv[0], buf, len, fd);
 	if (hang_up)
 		close(sv[0]);
@@ -263,7 +250,7 @@ static void expect_refused(int type, const void *buf, size_t len, int fd,
 		      type_name(type), shmkit_err_name(-err), got,
 		      got < 0 ? shmkit_err_name(got) : "ok");
 	ASSERT(r == NULL);
-	if (count_fds() != before - (hang_up ? 1 : 0))
+	if (test_count_fds() != before - (hang_up ? 1 : 0))
 		FAIL_("%s (%s): a received descriptor was leaked", what,
 		      type_name(type));
 	if (!hang_up)

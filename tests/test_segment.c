@@ -641,35 +641,6 @@ static bool write_nr_hugepages(long v)
 	return ok;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	ASSERT(d != NULL);
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-/* Shared mappings: every segment mapping is one, allocator memory is not. */
-static int count_shared_maps(void)
-{
-	char line[4096];
-	char perms[8];
-	int n = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
-
-	ASSERT(f != NULL);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*s %7s", perms) == 1 && perms[3] == 's')
-			n++;
-	fclose(f);
-	return n;
-}
-
 /* System V segments this process created (cpid, column 5). */
 static int count_my_sysv(void)
 {
@@ -700,7 +671,7 @@ static void huge_unavailable(void)
 	static const char *const specs[] = {"memfd:shmkit-test-huge", "sysv:",
 					    "anon:"};
 	const shmkit_opts hu = {.flags = SHMKIT_F_HUGE};
-	int fds = count_fds(), maps = count_shared_maps(),
+	int fds = test_count_fds(), maps = test_count_shared_maps(),
 	    sysv = count_my_sysv();
 	size_t i;
 
@@ -719,8 +690,8 @@ static void huge_unavailable(void)
 			      "-ENOMEM, -ENOSPC, -ENOTSUP or -EPERM",
 			      spec, r, r < 0 ? shmkit_err_name(r) : "ok");
 		ASSERT(s == (shmkit_seg *)spec);
-		ASSERT_EQ(count_fds(), fds);
-		ASSERT_EQ(count_shared_maps(), maps);
+		ASSERT_EQ(test_count_fds(), fds);
+		ASSERT_EQ(test_count_shared_maps(), maps);
 		ASSERT_EQ(count_my_sysv(), sysv);
 	}
 }

@@ -11,24 +11,7 @@
  */
 #include "../internal.h"
 
-#include <stdio.h>
 #include <sys/mman.h>
-
-/* The default huge page size from /proc/meminfo, or 0. */
-static size_t huge_page_size(void)
-{
-	char line[128];
-	size_t kb = 0;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb * 1024;
-}
 
 static int anon_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		       const shmkit_opts *o)
@@ -42,7 +25,7 @@ static int anon_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	if (seg->flags & SHMKIT_F_NORESERVE)
 		flags |= MAP_NORESERVE;
 	if (seg->flags & SHMKIT_F_HUGE) {
-		size_t unit = huge_page_size();
+		size_t unit = shmkit__huge_page_size();
 		if (!unit)
 			return -ENOTSUP;
 		if (size % unit) {

@@ -67,22 +67,6 @@ static int map_id(shmkit_seg *seg, int id, size_t size)
 	return 0;
 }
 
-/* The default huge page size from /proc/meminfo (SHM_HUGETLB uses it), or 0. */
-static size_t huge_page_size(void)
-{
-	char line[128];
-	size_t kb = 0;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb * 1024;
-}
-
 static int sysv_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		       const shmkit_opts *o)
 {
@@ -100,7 +84,7 @@ static int sysv_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		/* The kernel backs whole huge pages but records the size asked
 		 * for; ask for what is backed, so that the handle, an attach
 		 * and ipcs all see the size that is really there. */
-		size_t unit = huge_page_size();
+		size_t unit = shmkit__huge_page_size();
 		if (!unit)
 			return -ENOTSUP;
 		if (size % unit) {
