@@ -42,6 +42,7 @@ int main(int argc, char **argv)
 		       (char *)shmkit_addr(peer), shmkit_spec(peer), shmkit_size(peer));
 		strcpy(shmkit_addr(peer), "pong");
 		shmkit_detach(peer);
+		fflush(stdout); /* _exit() does not flush stdio */
 		_exit(0);
 	}
 	waitpid(pid, &status, 0);
