@@ -5,6 +5,7 @@
  * rules, channels laid out inside a caller's segment, and stat.
  */
 #include "test.h"
+#include "test_chan_watchdog.h"
 
 #include <stdint.h>
 
@@ -76,6 +77,7 @@ static void options_and_limits(void)
 	ASSERT_ERR(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &ch), ENOENT);
 	o = opts_of(SHMKIT_CHAN_SPSC, 1000, 0, SHMKIT_CHAN_WRITER);
 	ASSERT_OK(shmkit_chan_create(spec, &o, &ch));
+	chan_wd_watch(ch);
 	ASSERT_EQ(shmkit_chan_kind_of(ch), SHMKIT_CHAN_SPSC);
 	ASSERT_EQ(shmkit_chan_role_of(ch), SHMKIT_CHAN_WRITER);
 	ASSERT_EQ(shmkit_chan_max_msg(ch), 256); /* 1024 / 4 */
@@ -102,6 +104,7 @@ static void roles_and_busy(void)
 	void *q;
 
 	ASSERT_OK(shmkit_chan_create(spec, &o, &adm));
+	chan_wd_watch(adm);
 	ASSERT_ERR(shmkit_chan_send(adm, "x", 1, 0), EBADF);
 	ASSERT_ERR(shmkit_chan_recv(adm, buf, sizeof(buf), 0), EBADF);
 	ASSERT_ERR(shmkit_chan_fd(adm), EBADF);
@@ -151,6 +154,7 @@ static void full_empty_kind(shmkit_chan_kind kind, uint64_t cap, uint32_t msg,
 	char big[4096];
 
 	ASSERT_OK(shmkit_chan_create(spec, &o, &w));
+	chan_wd_watch(w);
 	ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r));
 	ASSERT_ERR(shmkit_chan_recv(r, &v, sizeof(v), 0), EAGAIN);
 	for (i = 0;; i++) {
@@ -203,6 +207,7 @@ static void msgsize(void)
 
 		memset(buf, 'x', sizeof(buf));
 		ASSERT_OK(shmkit_chan_create(spec, &o, &w));
+		chan_wd_watch(w);
 		ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r));
 		ASSERT_EQ(shmkit_chan_max_msg(w), 100);
 		ASSERT_ERR(shmkit_chan_send(w, buf, 101, 0), EMSGSIZE);
@@ -233,6 +238,7 @@ static void timeouts(void)
 	char b[8];
 
 	ASSERT_OK(shmkit_chan_create(spec, &o, &w));
+	chan_wd_watch(w);
 	ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r));
 	ASSERT_ERR(shmkit_chan_set_wait(r, (shmkit_chan_wait)7, 0), EINVAL);
 	for (m = 0; m < 3; m++) {
@@ -276,6 +282,7 @@ static void spsc_wrap_odd_sizes(void)
 	uint32_t sent = 0, recvd = 0, total = 3000, i;
 
 	ASSERT_OK(shmkit_chan_create(spec, &o, &w));
+	chan_wd_watch(w);
 	ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r));
 	while (recvd < total) {
 		/* Send until full, then drain a few: offsets keep shifting. */
@@ -337,6 +344,7 @@ static void mpmc_zero_copy_cancel(void)
 	char b[64];
 
 	ASSERT_OK(shmkit_chan_create(spec, &o, &w));
+	chan_wd_watch(w);
 	ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r));
 	ASSERT_OK(shmkit_chan_reserve(w, 64, &p, 0));
 	ASSERT(((uintptr_t)p & 15) == 0);
@@ -370,6 +378,7 @@ static void broadcast_lapping(void)
 	size_t n;
 
 	ASSERT_OK(shmkit_chan_create(spec, &o, &w));
+	chan_wd_watch(w);
 	ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r1));
 	ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r2));
 	ASSERT_ERR(shmkit_chan_fd(w), ENOTSUP);
@@ -438,7 +447,9 @@ static void inside_a_segment(void)
 	ASSERT_ERR(shmkit_chan_create_in(seg, sz + 128, &o, &a), ENOSPC);
 	ASSERT_ERR(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_READER, &x), EPROTO);
 	ASSERT_OK(shmkit_chan_create_in(seg, 0, &o, &a));
+	chan_wd_watch(a);
 	ASSERT_OK(shmkit_chan_create_in(seg, sz, &o, &b));
+	chan_wd_watch(b);
 	ASSERT_OK(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_READER, &ar));
 	ASSERT_OK(shmkit_chan_open_in(seg, sz, SHMKIT_CHAN_READER, &br));
 	ASSERT(shmkit_chan_seg(a) == seg);
@@ -466,6 +477,7 @@ static void stat_counts(void)
 	int i;
 
 	ASSERT_OK(shmkit_chan_create(spec, &o, &w));
+	chan_wd_watch(w);
 	ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_READER, &r));
 	for (i = 0; i < 5; i++)
 		ASSERT_OK(shmkit_chan_send(w, "0123456789", 10, 0));
@@ -495,7 +507,7 @@ static void stat_counts(void)
 	ASSERT_OK(shmkit_chan_destroy(adm));
 }
 
-TEST_MAIN("chan_basic", TEST(options_and_limits), TEST(roles_and_busy),
+CHAN_TEST_MAIN("chan_basic", TEST(options_and_limits), TEST(roles_and_busy),
 	  TEST(full_and_empty), TEST(msgsize), TEST(timeouts),
 	  TEST(spsc_wrap_odd_sizes), TEST(mpmc_zero_copy_cancel),
 	  TEST(broadcast_lapping), TEST(inside_a_segment), TEST(stat_counts))

@@ -6,6 +6,7 @@
  * one the build made (SHMKIT_CLI); every process is waited for with a bound.
  */
 #include "test.h"
+#include "test_chan_watchdog.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -242,5 +243,5 @@ static void refusals(void)
 	}
 }
 
-TEST_MAIN("chan_cli", TEST(two_processes_talk), TEST(broadcast_and_mpmc),
+CHAN_TEST_MAIN("chan_cli", TEST(two_processes_talk), TEST(broadcast_and_mpmc),
 	  TEST(refusals))

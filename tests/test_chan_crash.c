@@ -7,6 +7,7 @@
  * an entry whose pid was reused by another process counts as dead.
  */
 #include "test.h"
+#include "test_chan_watchdog.h"
 #include "chan/chan_int.h"
 
 #include <poll.h>
@@ -91,6 +92,7 @@ static shmkit_chan *make(const char *spec, shmkit_chan_kind k, uint64_t cap,
 	o.capacity = cap;
 	o.max_msg = msg;
 	ASSERT_OK(shmkit_chan_create(spec, &o, &ch));
+	chan_wd_watch(ch);
 	return ch;
 }
 
@@ -623,7 +625,7 @@ static void crash_setup(void)
 	ASSERT(sh != MAP_FAILED);
 }
 
-TEST_MAIN("chan_crash", TEST(crash_setup), TEST(spsc_kill_writer),
+CHAN_TEST_MAIN("chan_crash", TEST(crash_setup), TEST(spsc_kill_writer),
 	  TEST(spsc_kill_reader), TEST(mpmc_kill_writer),
 	  TEST(mpmc_kill_reader), TEST(bcast_kill_writer),
 	  TEST(blocked_then_peer_dies), TEST(reservation_spsc),

@@ -7,6 +7,7 @@
  * outside the ring. Run under ASan to make "never outside" a checked claim.
  */
 #include "test.h"
+#include "test_chan_watchdog.h"
 #include "chan/chan_int.h"
 
 #include <fcntl.h>
@@ -41,6 +42,7 @@ static void *make_in_heap(shmkit_chan_kind kind, size_t *ret_len)
 	ASSERT_OK(shmkit_chan_size(&o, &sz));
 	ASSERT_OK(shmkit_create("anon:", sz, NULL, &seg));
 	ASSERT_OK(shmkit_chan_create_in(seg, 0, &o, &ch));
+	chan_wd_watch(ch);
 	ASSERT_OK(shmkit_chan_close(ch));
 	/* An exact-size heap copy: ASan catches any read past its end. */
 	copy = malloc(sz);
@@ -175,6 +177,7 @@ static void open_refuses(void)
 	o.kind = SHMKIT_CHAN_SPSC;
 	o.capacity = 65536;
 	ASSERT_OK(shmkit_chan_create(spec, &o, &ch));
+	chan_wd_watch(ch);
 	snprintf(path, sizeof(path), "/dev/shm%s", name);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	ASSERT(fd >= 0);
@@ -205,6 +208,7 @@ static void runtime_corruption(void)
 	ASSERT_OK(shmkit_chan_size(&o, &sz));
 	ASSERT_OK(shmkit_create("anon:", sz, NULL, &seg));
 	ASSERT_OK(shmkit_chan_create_in(seg, 0, &o, &w));
+	chan_wd_watch(w);
 	ASSERT_OK(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_READER, &r));
 	h = shmkit_addr(seg);
 	ring = (uint8_t *)h + h->meta.ring_off;
@@ -258,6 +262,7 @@ static void runtime_corruption(void)
 			ASSERT_OK(shmkit_chan_size(&o, &sz));
 			ASSERT_OK(shmkit_create("anon:", sz, NULL, &seg));
 			ASSERT_OK(shmkit_chan_create_in(seg, 0, &o, &w));
+			chan_wd_watch(w);
 			ASSERT_OK(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_READER,
 						      &r));
 			h = shmkit_addr(seg);
@@ -301,6 +306,7 @@ static void garbage_endpoints(void)
 	ASSERT_OK(shmkit_chan_size(&o, &sz));
 	ASSERT_OK(shmkit_create("anon:", sz, NULL, &seg));
 	ASSERT_OK(shmkit_chan_create_in(seg, 0, &o, &adm));
+	chan_wd_watch(adm);
 	h = shmkit_addr(seg);
 	ept = (uint8_t *)h + h->meta.ep_off;
 	srand(3);
@@ -317,6 +323,6 @@ static void garbage_endpoints(void)
 	ASSERT_OK(shmkit_destroy(seg));
 }
 
-TEST_MAIN("chan_hdr", TEST(every_byte_flipped), TEST(consistent_lies),
+CHAN_TEST_MAIN("chan_hdr", TEST(every_byte_flipped), TEST(consistent_lies),
 	  TEST(random_bytes), TEST(open_refuses), TEST(runtime_corruption),
 	  TEST(garbage_endpoints))

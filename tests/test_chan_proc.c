@@ -11,6 +11,7 @@
  * the gaps add up to what the library says was lost.
  */
 #include "test.h"
+#include "test_chan_watchdog.h"
 
 #include <poll.h>
 #include <stdint.h>
@@ -121,6 +122,7 @@ static void setup_make(struct setup *s, enum backend b, shmkit_chan_opts *o)
 	}
 	o->role = SHMKIT_CHAN_NONE;
 	ASSERT_OK(shmkit_chan_create(s->spec, o, &s->adm));
+	chan_wd_watch(s->adm);
 }
 
 /* In a child: our own endpoint on the parent's channel. */
@@ -609,7 +611,7 @@ static void proc_setup(void)
 	ASSERT(sh != MAP_FAILED);
 }
 
-TEST_MAIN("chan_proc", TEST(proc_setup), TEST(spsc_all_backends),
+CHAN_TEST_MAIN("chan_proc", TEST(proc_setup), TEST(spsc_all_backends),
 	  TEST(spsc_modes), TEST(mpmc_all_backends),
 	  TEST(broadcast_all_backends), TEST(fd_poll),
 	  TEST(fd_writer_and_peer_death), TEST(idle_reader_cpu),

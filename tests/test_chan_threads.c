@@ -8,6 +8,7 @@
  * through the event-loop descriptor.
  */
 #include "test.h"
+#include "test_chan_watchdog.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -203,6 +204,7 @@ static void run_threads(shmkit_chan_kind kind, int nw, int nr, uint32_t n,
 	ASSERT_OK(shmkit_chan_size(&o, &sz));
 	ASSERT_OK(shmkit_create("anon:", sz, NULL, &run.seg));
 	ASSERT_OK(shmkit_chan_create_in(run.seg, 0, &o, &adm));
+	chan_wd_watch(adm);
 	run.kind = kind;
 	run.mode = mode;
 	run.n = n;
@@ -279,5 +281,5 @@ static void fd_threads(void)
 		    1);
 }
 
-TEST_MAIN("chan_threads", TEST(spsc_threads), TEST(mpmc_threads),
+CHAN_TEST_MAIN("chan_threads", TEST(spsc_threads), TEST(mpmc_threads),
 	  TEST(broadcast_threads), TEST(fd_threads))

@@ -422,7 +422,15 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 		note_cpu(ch, now);
 		for (i = 0; i < (int)ch->backoff; i++)
 			chan_cpu_relax();
-		for (;;) {
+		/*
+		 * Adaptive, and the peer waits on our CPU: spinning keeps it
+		 * off the CPU, and yielding hands the CPU to whatever else runs
+		 * here for a whole slice. Sleep at once; only SPIN mode, which
+		 * must not sleep, yields.
+		 */
+		if (ch->share_cpu && ch->mode == SHMKIT_CHAN_ADAPTIVE)
+			spin_end = now;
+		while (now < spin_end) {
 			for (i = 0; i < 16; i++) {
 				if (CHAN_UNLIKELY(ch->share_cpu))
 					sched_yield();
@@ -441,7 +449,7 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 				if (r != -EAGAIN)
 					return r;
 			}
-			if (now >= spin_end)
+			if (ch->share_cpu && ch->mode == SHMKIT_CHAN_ADAPTIVE)
 				break;
 		}
 	}
@@ -576,6 +584,7 @@ static void disarm(shmkit_chan *ch)
 int shmkit_chan_arm(shmkit_chan *ch)
 {
 	char buf[16];
+	uint64_t *word;
 	uint32_t old;
 	int r, i;
 
@@ -592,9 +601,26 @@ int shmkit_chan_arm(shmkit_chan *ch)
 	/* Reaps the dead, and puts the living peers' pidfds in the set. */
 	if (shmkit__chan_live_pass(ch) == -EPIPE || shmkit__chan_ready(ch))
 		return 1;
+	/*
+	 * Count first, flag second, like every other wait field. The other
+	 * order let a publisher see the flag before the count: it cleared the
+	 * flag and took W_ARM_ONE from an ARM field still at zero, which
+	 * borrowed from the FENCE field above it. Until our add carried it
+	 * back, publishers read one fencer too few and could skip the fence
+	 * a blocking-mode sleeper of this side relies on (its wake-up lost
+	 * for a slice); and if we died between the two steps, the reaper
+	 * took back an ARM we never added, leaving FENCE one short and ARM
+	 * at all ones for good. Counted first, each field is always at least
+	 * the number of flags set; a flag already set (an arm not yet
+	 * consumed) already holds its count, so ours is given back. Dying
+	 * between the steps now leaves ARM one high: publishers scan the
+	 * entries for nothing, and no wake-up is ever lost.
+	 */
+	word = chan_wait_word(ch, side_of(ch));
+	FADD(word, W_ARM_ONE);
 	old = __atomic_fetch_or(&ch->me->wflags, EPW_ARMED, __ATOMIC_SEQ_CST);
-	if (!(old & EPW_ARMED))
-		FADD(chan_wait_word(ch, side_of(ch)), W_ARM_ONE);
+	if (old & EPW_ARMED)
+		FSUB(word, W_ARM_ONE);
 	sleep_barrier(ch);
 	if (shmkit__chan_ready(ch)) {
 		disarm(ch);
