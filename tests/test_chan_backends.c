@@ -6,6 +6,7 @@
  * messages each way must arrive whole and in order.
  */
 #include "test.h"
+#include "test_chan_watchdog.h"
 
 #include <sys/stat.h>
 
@@ -138,5 +139,5 @@ static void anon(void)
 	every_kind("anon:", 0);
 }
 
-TEST_MAIN("chan_backends", TEST(posix), TEST(sysv), TEST(file), TEST(memfd),
+CHAN_TEST_MAIN("chan_backends", TEST(posix), TEST(sysv), TEST(file), TEST(memfd),
 	  TEST(anon))

@@ -9,6 +9,7 @@
  */
 #include "test.h"
 #include "chan/chan_int.h"
+#include "test_chan_watchdog.h"
 
 static shmkit_chan *mpmc(shmkit_seg **seg, shmkit_chan **wr)
 {
@@ -48,4 +49,4 @@ static void mpmc_slot_ahead_spins_forever(void)
 	ASSERT_OK(shmkit_destroy(seg));
 }
 
-TEST_MAIN("chan_corrupt_regress", TEST(mpmc_slot_ahead_spins_forever))
+CHAN_TEST_MAIN("chan_corrupt_regress", TEST(mpmc_slot_ahead_spins_forever))
