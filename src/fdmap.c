@@ -41,16 +41,8 @@ void shmkit__close(int fd)
 	errno = saved;
 }
 
-int shmkit__reserve(int fd, size_t size)
-{
-	int r;
-	do {
-		r = posix_fallocate(fd, 0, (off_t)size);
-	} while (r == EINTR);
-	return -r;
-}
-
-static int reserve_range(int fd, size_t from, size_t len)
+/* Reserve [from, from + len) for real so later faults cannot SIGBUS. */
+static int reserve(int fd, size_t from, size_t len)
 {
 	int r;
 	do {
@@ -117,7 +109,7 @@ int shmkit__fd_create_finish(shmkit_seg *seg, int fd, size_t size,
 	if (r < 0)
 		return r;
 	if (!(seg->flags & SHMKIT_F_NORESERVE)) {
-		r = shmkit__reserve(fd, size);
+		r = reserve(fd, 0, size);
 		if (r < 0)
 			return r;
 	}
@@ -170,7 +162,7 @@ int shmkit__fd_resize(shmkit_seg *seg, size_t size)
 		if (r < 0)
 			return r;
 		if (!(seg->flags & SHMKIT_F_NORESERVE)) {
-			r = reserve_range(seg->fd, old, size - old);
+			r = reserve(seg->fd, old, size - old);
 			if (r < 0)
 				goto undo_grow;
 		}

@@ -98,14 +98,13 @@ SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_anon;
 
 /* PROT_/MAP_ flags and mmap of fd for seg->size; sets seg->addr. */
 SHMKIT__HIDDEN int shmkit__map_fd(shmkit_seg *seg, int fd, size_t size);
-/* Reserve [0,size) for real so later faults cannot SIGBUS (EINTR retried). */
-SHMKIT__HIDDEN int shmkit__reserve(int fd, size_t size);
 /* Apply the create-time mode and group to a fresh object. */
 SHMKIT__HIDDEN int shmkit__apply_perms(int fd, const shmkit_opts *o);
 /* Size the object, reserve it, map it: the tail of every fd-backed create. */
 SHMKIT__HIDDEN int shmkit__fd_create_finish(shmkit_seg *seg, int fd,
 					    size_t size, const shmkit_opts *o);
-/* fstat, check owner, map: the tail of every fd-backed attach. */
+/* fstat, join an ephemeral segment's lock, check owner, map: the tail of
+ * every fd-backed attach. */
 SHMKIT__HIDDEN int shmkit__fd_attach_finish(shmkit_seg *seg, int fd,
 					    const shmkit_opts *o);
 /* ftruncate (+ reserve when growing) and mremap. */
