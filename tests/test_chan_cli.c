@@ -2,8 +2,11 @@
  * test_chan_cli.c: `shmkit chan` as a shell user drives it: two processes
  * talk through a channel (send's stdin lines come out of recv's stdout),
  * stat shows the counts, recv's --count/--timeout/--oldest, rm refuses
- * what is not a channel, and bad command lines exit 2. The binary is the
- * one the build made (SHMKIT_CLI); every process is waited for with a bound.
+ * what is not a channel, and bad command lines exit 2; the end of a
+ * stream as a shell sees it (recv exits 0 after a clean end whenever it
+ * started, 1 naming the pid of a writer that died; send says how much went
+ * through when it stops early). The binary is the one the build made
+ * (SHMKIT_CLI); every process is waited for with a bound.
  */
 #include "test.h"
 #include "test_chan_watchdog.h"
@@ -22,6 +25,9 @@ static const char *cli(void)
 	return getenv("SHMKIT_CLI");
 }
 
+/* When set, the next start() takes stdin from this file instead. */
+static const char *stdin_file;
+
 /* Start the CLI with args; stdin from the string in (NULL: /dev/null). */
 static struct proc start(const char *in, const char *const *args)
 {
@@ -39,6 +45,13 @@ static struct proc start(const char *in, const char *const *args)
 	p.pid = fork();
 	ASSERT(p.pid >= 0);
 	if (p.pid == 0) {
+		if (stdin_file) {
+			int f = open(stdin_file, O_RDONLY);
+			if (f < 0)
+				_exit(126);
+			dup2(f, i[0]);
+			close(f);
+		}
 		dup2(i[0], 0);
 		dup2(o[1], 1);
 		dup2(e[1], 2);
@@ -50,6 +63,7 @@ static struct proc start(const char *in, const char *const *args)
 	close(o[1]);
 	close(e[1]);
 	close(i[0]);
+	stdin_file = NULL;
 	if (in && *in) {
 		size_t len = strlen(in);
 		ASSERT(write(i[1], in, len) == (ssize_t)len);
@@ -137,17 +151,32 @@ static void two_processes_talk(void)
 	ASSERT_EQ(run(NULL, ARGS("stat", spec), st, sizeof(st)), 0);
 	ASSERT(strstr(st, "spsc channel"));
 	ASSERT(strstr(st, "4 sent, 4 received"));
-	/* --count and --timeout. */
-	ASSERT_EQ(run("one\n", ARGS("send", spec), NULL, 0), 0);
-	ASSERT_EQ(run(NULL, ARGS("recv", spec, "--count", "2", "--timeout",
-				 "200"),
-		      out, sizeof(out)),
-		  1);
-	ASSERT(!strcmp(out, "one\n"));
-	ASSERT_EQ(run(NULL, ARGS("recv", spec, "--timeout", "100"), out,
-		      sizeof(out)),
-		  0);
-	ASSERT(!strcmp(out, ""));
+	ASSERT(strstr(st, "stream     ended: every writer closed"));
+	/* --count and --timeout, with a writer that stays open. */
+	{
+		shmkit_chan *w;
+		ASSERT_OK(shmkit_chan_open(spec, SHMKIT_CHAN_WRITER, &w));
+		ASSERT_OK(shmkit_chan_send(w, "one", 3, 0));
+		ASSERT_EQ(run(NULL, ARGS("recv", spec, "--count", "2",
+					 "--timeout", "200"),
+			      out, sizeof(out)),
+			  1);
+		ASSERT(!strcmp(out, "one\n"));
+		ASSERT_EQ(run(NULL, ARGS("recv", spec, "--timeout", "100"),
+			      out, sizeof(out)),
+			  0);
+		ASSERT(!strcmp(out, ""));
+		ASSERT_OK(shmkit_chan_close(w));
+	}
+	/* The stream ended before --count messages came: 1, and said. */
+	ASSERT_EQ(run("two\n", ARGS("send", spec), NULL, 0), 0);
+	{
+		struct proc p = start(NULL, ARGS("recv", spec, "-n", "5"));
+		char err[512];
+		ASSERT_EQ(finish(p, out, sizeof(out), err, sizeof(err)), 1);
+		ASSERT(!strcmp(out, "two\n"));
+		ASSERT(strstr(err, "ended after 1 of 5 messages"));
+	}
 	/* A line over the maximum message is refused, not cut. */
 	{
 		char big[2000];
@@ -196,6 +225,183 @@ static void broadcast_and_mpmc(void)
 	ASSERT_EQ(run(NULL, ARGS("rm", spec), NULL, 0), 0);
 }
 
+/*
+ * The issue's first report, as typed: create, `echo hi | send`, then
+ * `recv` printed hi and never exited. A reader that starts after its
+ * writer has closed drains and exits 0.
+ */
+static void recv_after_send_ends(void)
+{
+	char spec[128], out[512];
+	size_t i;
+	static const char *const kinds[] = {"spsc", "mpmc", "broadcast"};
+
+	need_cli();
+	if (test_skipped_)
+		return;
+	for (i = 0; i < 3; i++) {
+		snprintf(spec, sizeof(spec), "posix:%s", test_name("clie"));
+		ASSERT_EQ(run(NULL, ARGS("create", spec, "--kind", kinds[i]),
+			      NULL, 0),
+			  0);
+		ASSERT_EQ(run("hi\n", ARGS("send", spec), NULL, 0), 0);
+		ASSERT_EQ(run(NULL, i == 2 ? ARGS("recv", spec, "--oldest")
+					   : ARGS("recv", spec),
+			      out, sizeof(out)),
+			  0);
+		ASSERT(!strcmp(out, "hi\n"));
+		ASSERT_EQ(run(NULL, ARGS("rm", spec), NULL, 0), 0);
+	}
+}
+
+/* Lines "first".."first+n-1", one per line. */
+static char *numbers(unsigned first, unsigned n)
+{
+	char *s = malloc((size_t)n * 12 + 1), *p = s;
+	unsigned i;
+
+	ASSERT(s != NULL);
+	for (i = first; i < first + n; i++)
+		p += sprintf(p, "%u\n", i);
+	return s;
+}
+
+/*
+ * The second report: two senders that do not overlap in time into an
+ * MPMC channel read by two receivers lost the second sender's lines. With
+ * --writers 2 the stream ends after both, and every line comes once.
+ */
+static void mpmc_senders_one_after_another(void)
+{
+	char spec[128], *out[2], *in;
+	unsigned char seen[2001] = {0};
+	struct proc rx[2];
+	int i, total = 0;
+
+	need_cli();
+	if (test_skipped_)
+		return;
+	snprintf(spec, sizeof(spec), "posix:%s", test_name("cliw"));
+	ASSERT_EQ(run(NULL, ARGS("create", spec, "--kind", "mpmc", "-c", "64",
+				 "--writers", "2"),
+		      NULL, 0),
+		  0);
+	for (i = 0; i < 2; i++)
+		rx[i] = start(NULL, ARGS("recv", spec));
+	in = numbers(1, 1000);
+	ASSERT_EQ(run(in, ARGS("send", spec), NULL, 0), 0);
+	free(in);
+	in = numbers(1001, 1000);
+	ASSERT_EQ(run(in, ARGS("send", spec), NULL, 0), 0);
+	free(in);
+	for (i = 0; i < 2; i++) {
+		char *line, *save = NULL;
+		out[i] = malloc(16384);
+		ASSERT(out[i] != NULL);
+		ASSERT_EQ(finish(rx[i], out[i], 16384, NULL, 0), 0);
+		for (line = strtok_r(out[i], "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			int v = atoi(line);
+			ASSERT(v >= 1 && v <= 2000);
+			if (seen[v]++)
+				FAIL_("line %d twice", v);
+			total++;
+		}
+		free(out[i]);
+	}
+	ASSERT_EQ(total, 2000);
+	ASSERT_EQ(run(NULL, ARGS("rm", spec), NULL, 0), 0);
+}
+
+/*
+ * The third: a writer killed by SIGKILL looked like a clean close (recv
+ * exited 0). Now recv exits 1 and names the writer's pid, whether it was
+ * reading when the writer died or started afterwards.
+ */
+static void killed_writer_fails_recv(void)
+{
+	char spec[128], out[512], err[512], want[64];
+	struct proc rx;
+	pid_t pid;
+	int p[2], st;
+	char c;
+
+	need_cli();
+	if (test_skipped_)
+		return;
+	snprintf(spec, sizeof(spec), "posix:%s", test_name("clik"));
+	ASSERT_EQ(run(NULL, ARGS("create", spec, "--kind", "spsc"), NULL, 0), 0);
+	rx = start(NULL, ARGS("recv", spec));
+	ASSERT(pipe(p) == 0);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		shmkit_chan *w;
+		if (shmkit_chan_open(spec, SHMKIT_CHAN_WRITER, &w) < 0 ||
+		    shmkit_chan_send(w, "partial", 7, 0) < 0 ||
+		    write(p[1], "w", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	ASSERT_EQ(read(p[0], &c, 1), 1);
+	close(p[0]);
+	kill(pid, SIGKILL);
+	st = test_wait_child(pid, 5000, "writer");
+	ASSERT(WIFSIGNALED(st));
+	snprintf(want, sizeof(want), "writer died (pid %d)", (int)pid);
+	ASSERT_EQ(finish(rx, out, sizeof(out), err, sizeof(err)), 1);
+	ASSERT(!strcmp(out, "partial\n"));
+	ASSERT(strstr(err, want));
+	rx = start(NULL, ARGS("recv", spec));
+	ASSERT_EQ(finish(rx, out, sizeof(out), err, sizeof(err)), 1);
+	ASSERT(strstr(err, want));
+	ASSERT_EQ(run(NULL, ARGS("stat", spec), out, sizeof(out)), 0);
+	ASSERT(strstr(out, "stream     reset"));
+	ASSERT_EQ(run(NULL, ARGS("rm", spec), NULL, 0), 0);
+}
+
+/*
+ * The fourth: send into a channel nobody reads blocked forever, and with
+ * -t said only "Connection timed out". Now it says how much went through
+ * (of how many lines, when stdin is a file) and why it stopped.
+ */
+static void send_reports_what_it_sent(void)
+{
+	char spec[128], err[1024], path[] = "/tmp/shmkit-test-lines-XXXXXX";
+	struct proc p;
+	char *in;
+	int fd;
+
+	need_cli();
+	if (test_skipped_)
+		return;
+	snprintf(spec, sizeof(spec), "posix:%s", test_name("clis"));
+	ASSERT_EQ(run(NULL, ARGS("create", spec, "--kind", "spsc", "-c", "4K"),
+		      NULL, 0),
+		  0);
+	in = numbers(1, 1000);
+	fd = mkstemp(path);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, in, strlen(in)) == (ssize_t)strlen(in));
+	close(fd);
+	stdin_file = path;
+	p = start(NULL, ARGS("send", spec, "-t", "200"));
+	ASSERT_EQ(finish(p, NULL, 0, err, sizeof(err)), 1);
+	unlink(path);
+	ASSERT(strstr(err, " of 1000 lines: no room for 200 ms (no reader has "
+			   "the channel open)"));
+	ASSERT(strstr(err, "shmkit: chan send: "));
+	/* From a pipe the total is unknown: what went and what did not. */
+	p = start(in, ARGS("send", spec, "-t", "100"));
+	ASSERT_EQ(finish(p, NULL, 0, err, sizeof(err)), 1);
+	ASSERT(strstr(err, "sent 0 lines; line 1 and the rest of stdin were "
+			   "not sent"));
+	free(in);
+	ASSERT_EQ(run(NULL, ARGS("rm", spec), NULL, 0), 0);
+}
+
 static void refusals(void)
 {
 	char spec[128], err[1024];
@@ -217,10 +423,14 @@ static void refusals(void)
 	/* Bad command lines. */
 	ASSERT_EQ(run(NULL, ARGS("create", spec), NULL, 0), 2);
 	ASSERT_EQ(run(NULL, ARGS("create", spec, "--kind", "ring"), NULL, 0), 2);
-	ASSERT_EQ(run(NULL, ARGS("create", spec, "--kind", "spsc", "--capacity",
-				 "10"),
-		      NULL, 0),
-		  2);
+	p = start(NULL, ARGS("create", spec, "--kind", "spsc", "--capacity",
+			     "10"));
+	ASSERT_EQ(finish(p, NULL, 0, err, sizeof(err)), 2);
+	ASSERT(strstr(err, "an spsc capacity is 256 B to 4 GiB"));
+	p = start(NULL, ARGS("create", spec, "--kind", "mpmc", "--endpoints",
+			     "1"));
+	ASSERT_EQ(finish(p, NULL, 0, err, sizeof(err)), 2);
+	ASSERT(strstr(err, "max_endpoints is 2 to 4096"));
 	ASSERT_EQ(run(NULL, ARGS("create", "anon:", "--kind", "spsc"), NULL, 0),
 		  2);
 	ASSERT_EQ(run(NULL, ARGS("recv"), NULL, 0), 2);
@@ -244,4 +454,6 @@ static void refusals(void)
 }
 
 CHAN_TEST_MAIN("chan_cli", TEST(two_processes_talk), TEST(broadcast_and_mpmc),
-	  TEST(refusals))
+	       TEST(recv_after_send_ends), TEST(mpmc_senders_one_after_another),
+	       TEST(killed_writer_fails_recv), TEST(send_reports_what_it_sent),
+	       TEST(refusals))

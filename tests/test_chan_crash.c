@@ -1,6 +1,7 @@
 /*
- * test_chan_crash.c: peers that die. A blocked call must turn into -EPIPE
- * within a bounded time when its peer is SIGKILLed, never hang; every
+ * test_chan_crash.c: peers that die. A blocked call must turn into
+ * -ECONNRESET (a reader whose writer died) or -EPIPE (a writer whose reader
+ * died) within a bounded time when its peer is SIGKILLed, never hang; every
  * message received must be whole; a message a dying writer had reserved
  * is never delivered; an MPMC slot held by a dead writer or reader does not
  * wedge the queue; a new process can take over a dead endpoint and carry on;
@@ -159,7 +160,8 @@ static void stream_writer(const char *spec, uint32_t first)
 	}
 }
 
-/* Reads until -EPIPE, checking every message; records when it returned. */
+/* Reads to the end of the stream (-EPIPE, or -ECONNRESET when its writer
+ * was killed), checking every message; records when it returned. */
 static void reader_until_epipe(const char *spec, int ordered, int slow)
 {
 	shmkit_chan *ch = open_or_die(spec, SHMKIT_CHAN_READER);
@@ -184,7 +186,7 @@ static void reader_until_epipe(const char *spec, int ordered, int slow)
 	sh->returned_ns = now_ns();
 	sh->err = r;
 	shmkit_chan_close(ch);
-	exit(r == -EPIPE ? 0 : 1);
+	exit(r == -EPIPE || r == -ECONNRESET ? 0 : 1);
 }
 
 static void note_detect(int64_t kill_ns)
@@ -201,7 +203,10 @@ static void note_detect(int64_t kill_ns)
 
 /*
  * Kill one side at a random point while traffic flows; the other side
- * must return -EPIPE in bounded time with everything it got intact.
+ * must see the end in bounded time with everything it got intact: a reader
+ * whose writer was killed gets -ECONNRESET (not the -EPIPE of a clean
+ * close: the stream may be incomplete), a writer whose reader was killed
+ * gets -EPIPE.
  */
 static void kill_at_random(shmkit_chan_kind kind, int kill_writer)
 {
@@ -237,14 +242,15 @@ static void kill_at_random(shmkit_chan_kind kind, int kill_writer)
 		ASSERT(WIFSIGNALED(st));
 		test_expect_child_ok(survivor, 5000,
 				     "survivor of a killed peer");
-		ASSERT_EQ(sh->err, -EPIPE);
+		ASSERT_EQ(sh->err, kill_writer ? -ECONNRESET : -EPIPE);
 		note_detect(t_kill);
 		if (sh->max_detect_ns > worst)
 			worst = sh->max_detect_ns;
 		ASSERT_OK(shmkit_chan_destroy(adm));
 	}
-	printf("     %s, %s killed: -EPIPE at most %llu ms after the kill\n",
+	printf("     %s, %s killed: %s at most %llu ms after the kill\n",
 	       shmkit_chan_kind_name(kind), kill_writer ? "writer" : "reader",
+	       kill_writer ? "-ECONNRESET" : "-EPIPE",
 	       (unsigned long long)(worst / 1000000));
 }
 
@@ -273,7 +279,7 @@ static void bcast_kill_writer(void)
 	kill_at_random(SHMKIT_CHAN_BROADCAST, 1);
 }
 
-/* Blocked with nothing in flight; the peer dies; -EPIPE soon after. */
+/* Blocked with nothing in flight; the writer dies; -ECONNRESET soon after. */
 static void blocked_then_peer_dies(void)
 {
 	shmkit_chan_wait modes[] = {SHMKIT_CHAN_ADAPTIVE, SHMKIT_CHAN_BLOCK,
@@ -301,7 +307,7 @@ static void blocked_then_peer_dies(void)
 						   SHMKIT_CHAN_FOREVER);
 			sh->returned_ns = now_ns();
 			shmkit_chan_close(r);
-			exit(sh->err == -EPIPE ? 0 : 1);
+			exit(sh->err == -ECONNRESET ? 0 : 1);
 		}
 		wp = fork();
 		ASSERT(wp >= 0);
@@ -322,15 +328,17 @@ static void blocked_then_peer_dies(void)
 		note_detect(t_kill);
 		ASSERT_OK(shmkit_chan_destroy(adm));
 	}
-	printf("     blocked reader: -EPIPE at most %llu ms after the kill\n",
+	printf("     blocked reader: -ECONNRESET at most %llu ms after the kill\n",
 	       (unsigned long long)(sh->max_detect_ns / 1000000));
 }
 
 /*
  * A writer dies holding a reservation it half filled: the message never
- * appears; everything committed before does; readers then see -EPIPE. For
- * MPMC, another writer goes on through the same queue: the dead writer's
- * slot is skipped, not waited for.
+ * appears; everything committed before does; readers then see -ECONNRESET.
+ * For MPMC, another writer goes on through the same queue: the dead
+ * writer's slot is skipped, not waited for. That writer opened after the
+ * dead one's stream had ended, so it began a stream of its own, which ends
+ * cleanly when it closes: -EPIPE.
  */
 static void killed_holding_reservation(shmkit_chan_kind kind)
 {
@@ -392,10 +400,23 @@ static void killed_holding_reservation(shmkit_chan_kind kind)
 			ASSERT_EQ(seq, i);
 		}
 	t0 = now_ns();
-	ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf), SHMKIT_CHAN_MS(3000)),
-		   EPIPE);
+	if (kind == SHMKIT_CHAN_MPMC)
+		ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf),
+					    SHMKIT_CHAN_MS(3000)),
+			   EPIPE);
+	else
+		ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf),
+					    SHMKIT_CHAN_MS(3000)),
+			   ECONNRESET);
 	ASSERT(now_ns() - t0 < DETECT_MAX_NS);
 	ASSERT(shmkit_chan_stat(r, &info, NULL, 0) >= 0);
+	ASSERT(info.stream & SHMKIT_CHAN_STREAM_ENDED);
+	if (kind == SHMKIT_CHAN_MPMC) {
+		ASSERT_EQ(info.stream & SHMKIT_CHAN_STREAM_RESET, 0);
+	} else {
+		ASSERT(info.stream & SHMKIT_CHAN_STREAM_RESET);
+		ASSERT_EQ(info.dead_writer, wp);
+	}
 	ASSERT_EQ(info.reclaimed, 1);
 	if (kind == SHMKIT_CHAN_MPMC)
 		ASSERT_EQ(info.poisoned, 1);

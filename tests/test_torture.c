@@ -5,7 +5,9 @@
  * creator of a channel), lets traffic flow, and kills the victim with
  * SIGKILL at a random moment. Then it checks what shmkit promises:
  *  - no hang: every wait has a bound, and a blocked peer of the dead one
- *    gets -EPIPE instead of waiting forever;
+ *    gets the end of the stream instead of waiting forever: -ECONNRESET for
+ *    a reader whose writer was killed, -EPIPE after a clean close and for a
+ *    writer whose reader was killed;
  *  - no corrupt or half-written message is ever delivered (every message
  *    carries its own sequence number, length and checksum), and order holds
  *    where the kind promises it;
@@ -244,10 +246,11 @@ static pid_t spawn_reader(const char *spec, int ordered)
 	return pid;
 }
 
-/* Receive until -EPIPE; every message intact, in order per writer where the
- * kind promises it. Fails on a wait that outlasts the bound. */
+/* Receive to the end of the stream, which must be want_end (-EPIPE or
+ * -ECONNRESET); every message intact, in order per writer where the kind
+ * promises it. Fails on a wait that outlasts the bound. */
 static uint64_t drain(shmkit_chan *ch, shmkit_chan_kind kind, pid_t victim,
-		      int64_t kill_at, uint64_t last[2])
+		      int64_t kill_at, uint64_t last[2], int want_end)
 {
 	unsigned char buf[MAX_MSG];
 	uint64_t got = 0;
@@ -262,15 +265,15 @@ static uint64_t drain(shmkit_chan *ch, shmkit_chan_kind kind, pid_t victim,
 		}
 		n = shmkit_chan_recv(ch, buf, sizeof(buf),
 				     victim > 0 ? SHMKIT_CHAN_MS(1) : RECV_BOUND_NS);
-		if (n == -EPIPE)
+		if (n == want_end)
 			break;
 		if (n == -ETIMEDOUT && victim > 0)
 			continue;
 		if (n < 0)
-			FAIL_("%s reader: %s after %llu messages (a dead writer "
-			      "must give -EPIPE within %lld ms)",
+			FAIL_("%s reader: %s after %llu messages (the end must "
+			      "be %s within %lld ms)",
 			      kind_name(kind), shmkit_err_name((int)n),
-			      (unsigned long long)got,
+			      (unsigned long long)got, shmkit_err_name(want_end),
 			      (long long)(RECV_BOUND_NS / 1000000));
 		uint64_t seq = check_msg(buf, n);
 		unsigned w = (unsigned)(seq >> 56) & 1;
@@ -291,8 +294,9 @@ static uint64_t drain(shmkit_chan *ch, shmkit_chan_kind kind, pid_t victim,
 
 /* -- the rounds ------------------------------------------------------------ */
 
-/* Writer killed mid-stream; the reader drains to -EPIPE; a new writer
- * takes over and its messages arrive too. */
+/* Writer killed mid-stream; the reader drains to -ECONNRESET; a new writer
+ * takes over, begins a new stream, and its messages arrive too, ending in
+ * a clean -EPIPE when it closes. */
 static void round_kill_writer(const char *spec, shmkit_chan_kind kind)
 {
 	shmkit_chan *rd;
@@ -304,14 +308,15 @@ static void round_kill_writer(const char *spec, shmkit_chan_kind kind)
 	/* MPMC: sometimes a second writer that finishes cleanly. */
 	if (kind == SHMKIT_CHAN_MPMC && (rnd() & 1))
 		w2 = spawn_writer(spec, 1, 1, 200);
-	drain(rd, kind, w, now_ns() + (int64_t)(rnd() % 4000000), last);
+	drain(rd, kind, w, now_ns() + (int64_t)(rnd() % 4000000), last,
+	      -ECONNRESET);
 	if (w2)
 		test_expect_child_ok(w2, 5000, "second writer");
 
 	/* Reopen after the crash and carry on. */
 	w = spawn_writer(spec, 0, last[0] + 1, 20);
 	uint64_t before = last[0];
-	drain(rd, kind, 0, 0, last);
+	drain(rd, kind, 0, 0, last, -EPIPE);
 	test_expect_child_ok(w, 5000, "writer after the crash");
 	if (kind != SHMKIT_CHAN_BROADCAST && last[0] != before + 20)
 		FAIL_("%s: after reopening, got up to %llu, expected %llu",
@@ -390,11 +395,13 @@ static void round_kill_creator(const char *spec, shmkit_chan_kind kind)
 	kill_and_reap(pid, "creator");
 	r = shmkit_chan_open(spec, SHMKIT_CHAN_READER, &ch);
 	if (r == 0) {
-		/* A complete channel whose writer is dead: end of stream. */
+		/* A complete channel whose writer is dead: a reset stream,
+		 * or, killed before its writer registered, one that waits
+		 * for a first writer. */
 		unsigned char buf[MAX_MSG];
 		ssize_t n = shmkit_chan_recv(ch, buf, sizeof(buf),
 					     SHMKIT_CHAN_NOWAIT);
-		if (n != -EPIPE && n != -EAGAIN)
+		if (n != -ECONNRESET && n != -EAGAIN)
 			FAIL_("reading an abandoned channel: %zd", n);
 		ASSERT_OK(shmkit_chan_close(ch));
 	} else if (r != -ENOENT && r != -EPROTO && r != -ENODATA) {

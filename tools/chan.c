@@ -19,6 +19,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Each wait is cut into slices this long so a signal is noticed. */
 #define SLICE_MS 100
@@ -119,22 +121,30 @@ static const char create_usage[] =
 	"                        slots 240)\n"
 	"  --endpoints N         mpmc, broadcast: endpoints open at once "
 	"(default 64)\n"
+	"  --writers N           the stream ends only once N writers have "
+	"opened and\n"
+	"                        closed it, so producers that come one after "
+	"another\n"
+	"                        feed one stream (default 0: it ends when the "
+	"last\n"
+	"                        open writer closes)\n"
 	"  -m, --mode MODE       permission bits in octal (default 0600)\n"
 	"  -h, --help            show this help\n";
 
 static int chan_create(int argc, char **argv)
 {
-	enum { O_HELP = 1, O_KIND, O_CAP, O_MAXMSG, O_EPS, O_MODE };
+	enum { O_HELP = 1, O_KIND, O_CAP, O_MAXMSG, O_EPS, O_WRITERS, O_MODE };
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},
 		{"kind", 'k', true, O_KIND},
 		{"capacity", 'c', true, O_CAP},
 		{"max-msg", 0, true, O_MAXMSG},
 		{"endpoints", 0, true, O_EPS},
+		{"writers", 0, true, O_WRITERS},
 		{"mode", 'm', true, O_MODE},
 		{NULL, 0, false, 0},
 	};
-	const char *sub = "chan create", *spec = NULL;
+	const char *sub = "chan create", *spec = NULL, *why;
 	shmkit_chan_opts co;
 	shmkit_chan *ch;
 	uint64_t v = 0;
@@ -174,7 +184,10 @@ static int chan_create(int argc, char **argv)
 		case O_CAP:
 			if (cli_parse_size(a.arg, &v) < 0 || v == 0)
 				return cli_usage_err(sub,
-						     "invalid capacity '%s'",
+						     "invalid capacity '%s' "
+						     "(spsc: bytes, with K, M "
+						     "or G; mpmc, broadcast: "
+						     "slots)",
 						     a.arg);
 			co.capacity = v;
 			break;
@@ -190,6 +203,11 @@ static int chan_create(int argc, char **argv)
 			if (parse_num(sub, "--endpoints", a.arg, UINT32_MAX, &v))
 				return CLI_USAGE;
 			co.max_endpoints = (uint32_t)v;
+			break;
+		case O_WRITERS:
+			if (parse_num(sub, "--writers", a.arg, UINT32_MAX, &v))
+				return CLI_USAGE;
+			co.writers = (uint32_t)v;
 			break;
 		case O_MODE:
 			if (cli_parse_mode(a.arg, &co.mode) < 0 || co.mode == 0)
@@ -211,12 +229,9 @@ static int chan_create(int argc, char **argv)
 				     "process holds them; create such a "
 				     "channel from your program",
 				     (int)(strchr(spec, ':') - spec + 1), spec);
-	r = shmkit_chan_size(&co, &(size_t){0});
-	if (r < 0)
-		return cli_usage_err(sub,
-				     "capacity, --max-msg or --endpoints out "
-				     "of range (see 'shmkit chan create "
-				     "--help')");
+	why = shmkit_chan_opts_check(&co);
+	if (why)
+		return cli_usage_err(sub, "%s", why);
 	co.role = SHMKIT_CHAN_NONE;
 	r = shmkit_chan_create(spec, &co, &ch);
 	if (r < 0)
@@ -245,6 +260,31 @@ static const char *role_name(shmkit_chan_role r)
 	return r == SHMKIT_CHAN_WRITER ? "writer"
 	       : r == SHMKIT_CHAN_READER ? "reader"
 					 : "-";
+}
+
+/* The end-of-stream state, as a reader would be told it. */
+static void print_stream(const shmkit_chan_info *in)
+{
+	char expect[64] = "";
+
+	if (in->writers_expected)
+		snprintf(expect, sizeof(expect), " (%u of %u expected)",
+			 in->writers_left, in->writers_expected);
+	if (!(in->stream & SHMKIT_CHAN_STREAM_ENDED))
+		printf("  stream     open: %u writer%s left it so far%s\n",
+		       in->writers_left, in->writers_left == 1 ? "" : "s",
+		       expect);
+	else if (in->stream & SHMKIT_CHAN_STREAM_RESET)
+		printf("  stream     reset: writer pid %d died without closing; "
+		       "readers get -ECONNRESET once empty\n",
+		       (int)in->dead_writer);
+	else if (in->stream & SHMKIT_CHAN_STREAM_SHUTDOWN)
+		printf("  stream     ended: shut down by a writer; readers get "
+		       "-EPIPE once empty\n");
+	else
+		printf("  stream     ended: every writer closed%s; readers get "
+		       "-EPIPE once empty\n",
+		       expect);
 }
 
 static int chan_stat(int argc, char **argv)
@@ -324,6 +364,7 @@ static int chan_stat(int argc, char **argv)
 		       "messages lost with dead readers\n",
 		       (unsigned long long)in.poisoned,
 		       (unsigned long long)in.dropped);
+	print_stream(&in);
 	printf("  endpoints  %d of %u: %u writer%s and %u reader%s alive; "
 	       "%llu dead reclaimed\n",
 	       n, in.max_endpoints, in.writers, in.writers == 1 ? "" : "s",
@@ -382,13 +423,82 @@ static const char send_usage[] =
 	"Usage: shmkit chan send SPEC [OPTIONS]\n"
 	"\n"
 	"Send each line of stdin as one message (without its newline), "
-	"waiting\nwhile the channel is full. Stops at the end of stdin, or "
-	"when no reader\nis left to make room.\n"
+	"waiting\nwhile the channel is full. Closing at the end of stdin ends "
+	"the stream for\nthe readers (unless the channel expects more writers: "
+	"'chan create\n--writers'). Stops early, saying how many lines went "
+	"through, when no\nreader is left to make room, the stream was shut "
+	"down, a line is too long\nor --timeout runs out (exit 1). While the "
+	"channel is full and no reader\nhas opened it, it says so on stderr "
+	"and keeps waiting.\n"
 	"\n"
 	"  -t, --timeout MS   give up (exit 1) after waiting MS milliseconds "
 	"for room\n"
 	"  --wait MODE        adaptive (default), spin or block\n"
 	"  -h, --help         show this help\n";
+
+/* Lines left on stdin, when it is a regular file (so counting ends). */
+static bool lines_left(uint64_t *ret)
+{
+	struct stat st;
+	uint64_t n = 0;
+	int c, last = '\n';
+
+	if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	while ((c = getchar()) != EOF) {
+		n += c == '\n';
+		last = c;
+	}
+	*ret = n + (last != '\n');
+	return true;
+}
+
+/* "sent 312 of 1000 lines: <why>", or without the total from a pipe. */
+static int send_stopped(const char *spec, uint64_t sent, const char *why)
+{
+	char shown[SHMKIT_SPEC_MAX];
+	uint64_t rest;
+
+	cli_printable(spec, shown, sizeof(shown));
+	if (lines_left(&rest))
+		return cli_errf("chan send: %s: sent %llu of %llu lines: %s",
+				shown, (unsigned long long)sent,
+				(unsigned long long)(sent + 1 + rest), why);
+	return cli_errf("chan send: %s: sent %llu lines; line %llu and the "
+			"rest of stdin were not sent: %s",
+			shown, (unsigned long long)sent,
+			(unsigned long long)(sent + 1), why);
+}
+
+static bool shut_down(shmkit_chan *ch)
+{
+	shmkit_chan_info in;
+
+	return shmkit_chan_stat(ch, &in, NULL, 0) >= 0 &&
+	       (in.stream & SHMKIT_CHAN_STREAM_SHUTDOWN);
+}
+
+static bool no_reader(shmkit_chan *ch)
+{
+	shmkit_chan_info in;
+
+	return shmkit_chan_stat(ch, &in, NULL, 0) >= 0 && in.readers == 0;
+}
+
+/* Once the channel is full with nobody there to empty it: say so. */
+static void note_no_reader(shmkit_chan *ch, const char *spec, bool *told)
+{
+	char shown[SHMKIT_SPEC_MAX];
+
+	if (*told || !no_reader(ch))
+		return;
+	cli_printable(spec, shown, sizeof(shown));
+	fprintf(stderr,
+		"shmkit: chan send: %s: waiting for a reader: the channel is "
+		"full and no reader has it open (-t MS gives up)\n",
+		shown);
+	*told = true;
+}
 
 static int chan_send(int argc, char **argv)
 {
@@ -403,10 +513,11 @@ static int chan_send(int argc, char **argv)
 	shmkit_chan_wait mode = SHMKIT_CHAN_ADAPTIVE;
 	int64_t timeout_ms = -1;
 	shmkit_chan *ch;
-	char *line = NULL;
+	char *line = NULL, why[160];
 	size_t cap = 0;
 	ssize_t len;
-	uint64_t v = 0, lines = 0;
+	uint64_t v = 0, sent = 0;
+	bool told = false;
 	cli_args a;
 	int o, r = 0, status = CLI_OK;
 
@@ -448,16 +559,15 @@ static int chan_send(int argc, char **argv)
 	while (!stop_sig && (len = getline(&line, &cap, stdin)) >= 0) {
 		int64_t waited = 0;
 
-		lines++;
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
 		if ((size_t)len > shmkit_chan_max_msg(ch)) {
-			fprintf(stderr,
-				"shmkit: chan send: line %llu: %zd bytes, over "
-				"the channel's maximum of %zu\n",
-				(unsigned long long)lines, len,
-				shmkit_chan_max_msg(ch));
-			status = CLI_FAIL;
+			snprintf(why, sizeof(why),
+				 "line %llu is %zd bytes, over the channel's "
+				 "maximum of %zu",
+				 (unsigned long long)(sent + 1), len,
+				 shmkit_chan_max_msg(ch));
+			status = send_stopped(spec, sent, why);
 			break;
 		}
 		for (;;) {
@@ -468,16 +578,33 @@ static int chan_send(int argc, char **argv)
 			waited += SLICE_MS;
 			if (timeout_ms >= 0 && waited >= timeout_ms)
 				break;
+			if (waited >= 1000)
+				note_no_reader(ch, spec, &told);
 		}
 		if (r < 0) {
-			if (!stop_sig)
-				status = chan_err("send", spec, r,
-						  r == -EPIPE ? "the channel is "
-								"full and no "
-								"reader is left"
-							      : NULL);
+			if (stop_sig)
+				break;
+			if (r == -ETIMEDOUT)
+				snprintf(why, sizeof(why),
+					 "no room for %lld ms (%s)",
+					 (long long)timeout_ms,
+					 no_reader(ch) ? "no reader has the "
+							 "channel open"
+						       : "the readers are not "
+							 "keeping up");
+			else if (r == -EPIPE)
+				snprintf(why, sizeof(why), "%s",
+					 shut_down(ch)
+						 ? "the stream was shut down"
+						 : "the channel is full and no "
+						   "reader is left");
+			else
+				snprintf(why, sizeof(why), "%s",
+					 shmkit_strerror(r));
+			status = send_stopped(spec, sent, why);
 			break;
 		}
+		sent++;
 	}
 	if (status == CLI_OK && ferror(stdin))
 		status = cli_err("chan send: stdin", -EIO);
@@ -493,10 +620,19 @@ static int chan_send(int argc, char **argv)
 static const char recv_usage[] =
 	"Usage: shmkit chan recv SPEC [OPTIONS]\n"
 	"\n"
-	"Print messages as they arrive, one per line, until the writers are "
-	"gone\nand the channel is drained (exit 0). A broadcast reader starts "
-	"with the\nnext message sent and reports on stderr what it lost when "
-	"the writer\nlapped it.\n"
+	"Print messages as they arrive, one per line, until the end of the "
+	"stream.\nThe end is kept in the channel: once every writer that "
+	"opened it has\nclosed (and as many as 'chan create --writers' asked "
+	"for) and none is open,\nor a writer shut the stream down, a reader "
+	"drains what is left and stops,\nwhenever it started. A reader that "
+	"starts before any writer has opened\nthe channel waits for the "
+	"first one; a writer that opens after the end\nbegins a new stream.\n"
+	"\n"
+	"Exit status: 0 at a clean end; 1 if a writer died without closing "
+	"(the\nstream may be incomplete: 'writer died (pid N)' on stderr), on "
+	"an error, or\nwhen --count messages did not all come. A broadcast "
+	"reader starts with the\nnext message sent and reports on stderr what "
+	"it lost when the writer\nlapped it.\n"
 	"\n"
 	"  -n, --count N      stop after N messages\n"
 	"  --oldest           broadcast: start with the oldest message still "
@@ -507,6 +643,22 @@ static const char recv_usage[] =
 	"                     or 1 if --count messages had not all come)\n"
 	"  --wait MODE        adaptive (default), spin or block\n"
 	"  -h, --help         show this help\n";
+
+/* The end of a stream whose writer died: say who, and that it may be cut. */
+static int writer_died(shmkit_chan *ch, const char *spec)
+{
+	shmkit_chan_info in;
+	char shown[SHMKIT_SPEC_MAX];
+
+	cli_printable(spec, shown, sizeof(shown));
+	if (shmkit_chan_stat(ch, &in, NULL, 0) >= 0 && in.dead_writer > 0)
+		return cli_errf("chan recv: %s: writer died (pid %d) without "
+				"closing; the stream may be incomplete",
+				shown, (int)in.dead_writer);
+	return cli_errf("chan recv: %s: writer died without closing; the "
+			"stream may be incomplete",
+			shown);
+}
 
 static int chan_recv(int argc, char **argv)
 {
@@ -602,8 +754,20 @@ static int chan_recv(int argc, char **argv)
 				(unsigned long long)(shmkit_chan_lost(ch) - lost));
 			lost = shmkit_chan_lost(ch);
 		}
-		if (n == -EPIPE || stop_sig)
-			break; /* the writers are gone and all is read */
+		if (stop_sig)
+			break;
+		if (n == -EPIPE) { /* a clean end, and all is read */
+			if (have_count)
+				status = cli_errf("chan recv: the stream ended "
+						  "after %llu of %llu messages",
+						  (unsigned long long)got,
+						  (unsigned long long)count);
+			break;
+		}
+		if (n == -ECONNRESET) {
+			status = writer_died(ch, spec);
+			break;
+		}
 		if (n == -ETIMEDOUT) {
 			if (have_count)
 				status = cli_errf("chan recv: %llu of %llu "

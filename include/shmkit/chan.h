@@ -29,15 +29,28 @@
  * system call only when the other side has registered itself as sleeping:
  * while traffic flows nothing enters the kernel. A sleeping call wakes at
  * least every few tens of milliseconds to check that its peers are alive,
- * so a dead peer turns a blocked call into -EPIPE within about 100 ms.
+ * so a dead peer turns a blocked call into -EPIPE or -ECONNRESET within
+ * about 100 ms.
  *
- * End of stream (-EPIPE): a reader gets -EPIPE when nothing is left to read
- * and no writer is alive, once a writer has been there since the reader
- * opened (or was there when it opened): a reader that starts first waits
- * for its writer. A writer of SPSC or MPMC gets -EPIPE when the channel is
- * full and no reader is alive (likewise once a reader has been there).
- * A broadcast writer never waits and never gets -EPIPE. A new endpoint can
- * open the channel later and traffic resumes.
+ * End of stream. It is state kept in the channel, not a matter of timing:
+ * a reader that finds the channel empty gets
+ *   -EPIPE       when the stream has ended cleanly: every writer that was
+ *                there has closed (and at least opts.writers of them, when
+ *                that is set) and none is open now, or a writer called
+ *                shmkit_chan_shutdown();
+ *   -ECONNRESET  when it has ended and one of its writers died without
+ *                closing (killed, crashed): what it published has all been
+ *                delivered, but the stream may be incomplete. The pid is in
+ *                shmkit_chan_info.dead_writer.
+ * This holds whenever the reader opens: one that opens after its writer has
+ * closed drains what is left and then gets -EPIPE. A reader that opens a
+ * channel no writer has ever opened waits for its first writer. A writer
+ * that opens after the end begins a new stream: readers then wait for its
+ * messages again (and one that had not reached the end yet sees the two
+ * streams run together). A writer of SPSC or MPMC gets -EPIPE when the
+ * channel is full and no reader is alive, once a reader has been there (a
+ * writer that starts first waits for its reader); every writer gets -EPIPE
+ * once the stream is shut down. A broadcast writer never waits for room.
  *
  * Crash safety. A message is published by one release store after its
  * payload, so a message half-written by a writer that died is never
@@ -110,6 +123,11 @@ typedef enum shmkit_chan_wait {
  *  max_endpoints: MPMC and BROADCAST: endpoints open at once (default 64,
  *             2 .. 4096; a broadcast channel keeps one for its writer). SPSC
  *             always has 2; 0 or 2 is accepted.
+ *  writers:   expected writers: the stream ends only once this many
+ *             writers have opened and closed it (0, the default, means any:
+ *             it ends when the last open writer closes). For MPMC producers
+ *             whose lifetimes need not overlap; it counts writers that come
+ *             one after another on SPSC and broadcast too. At most 2^24.
  *  role:      the role of the handle create returns.
  *  mode, seg_flags: the segment's permissions (0 means 0600) and SHMKIT_F_*
  *             flags (PREFAULT, HUGE, SEAL ...) for shmkit_chan_create();
@@ -121,6 +139,7 @@ typedef struct shmkit_chan_opts {
 	uint64_t capacity;
 	uint32_t max_msg;
 	uint32_t max_endpoints;
+	uint32_t writers;
 	unsigned int mode;
 	unsigned int seg_flags;
 } shmkit_chan_opts;
@@ -132,6 +151,13 @@ typedef struct shmkit_chan_opts {
  */
 SHMKIT_EXTERN int shmkit_chan_size(const shmkit_chan_opts *opts,
 				   size_t *ret_size);
+
+/*
+ * Why shmkit_chan_size() and create would refuse opts with -EINVAL: a
+ * static English sentence naming the field and its allowed range, for
+ * messages to people; NULL when the options are valid.
+ */
+SHMKIT_EXTERN const char *shmkit_chan_opts_check(const shmkit_chan_opts *opts);
 
 /*
  * Create a segment exactly the size of the channel (shmkit_create(): so
@@ -180,6 +206,18 @@ SHMKIT_EXTERN int shmkit_chan_open_in(shmkit_seg *seg, size_t offset,
 SHMKIT_EXTERN int shmkit_chan_close(shmkit_chan *ch);
 
 /*
+ * A writer ends the stream for every reader, as shutdown(SHUT_WR) does for
+ * a socket, without waiting for the other writers to close: readers drain
+ * what was sent and then get -EPIPE (or -ECONNRESET if a writer of the
+ * stream had died). A send that starts after shutdown returned fails with
+ * -EPIPE on every writer handle of this stream (each should close); a
+ * writer that opens afterwards begins a new stream. Calling it again is a
+ * no-op. Returns 0; -EBADF if the handle is not a writer; -EBUSY with a
+ * reservation pending.
+ */
+SHMKIT_EXTERN int shmkit_chan_shutdown(shmkit_chan *ch);
+
+/*
  * Close, then remove the segment's name (shmkit_destroy()), so no new
  * process can open the channel; handles open elsewhere keep working. For a
  * handle made by the _in functions this is shmkit_chan_close().
@@ -197,7 +235,7 @@ SHMKIT_EXTERN int shmkit_chan_set_wait(shmkit_chan *ch, shmkit_chan_wait mode,
 /*
  * Copy len bytes in as one message. 0 on success; -EAGAIN (timeout 0) or
  * -ETIMEDOUT when full; -EMSGSIZE if len > the channel's max_msg; -EPIPE
- * as above; -EBADF if the handle is not a writer; -EBUSY if a reservation
+ * when full with no reader left, or once the stream is shut down; -EBADF if the handle is not a writer; -EBUSY if a reservation
  * is pending.
  */
 SHMKIT_EXTERN int shmkit_chan_send(shmkit_chan *ch, const void *buf,
@@ -205,8 +243,9 @@ SHMKIT_EXTERN int shmkit_chan_send(shmkit_chan *ch, const void *buf,
 
 /*
  * Take the next message into buf. Returns its length; -EAGAIN/-ETIMEDOUT
- * when empty; -EPIPE at end of stream; -EMSGSIZE if size is smaller than
- * the message (which then stays in the channel: a buffer of
+ * when empty; -EPIPE at the end of the stream, -ECONNRESET at the end of a
+ * stream one of whose writers died (see above); -EMSGSIZE if size is
+ * smaller than the message (which then stays in the channel: a buffer of
  * shmkit_chan_max_msg() bytes always suffices); -EBADF if not a reader;
  * -EBUSY if a peek is pending. Broadcast readers that were lapped skip what
  * they lost (see shmkit_chan_lost()).
@@ -263,12 +302,16 @@ SHMKIT_EXTERN int shmkit_chan_release(shmkit_chan *ch);
  * also be readable spuriously. A broadcast writer never waits: -ENOTSUP.
  *
  * How: the descriptor is an epoll instance holding an AF_UNIX datagram
- * socket bound to an abstract address (published in the endpoint's entry)
- * and pidfds of the peers. A peer that publishes and sees the handle armed
- * sends one byte to that address. Abstract addresses belong to a network
- * namespace: endpoints in different network namespaces still exchange
- * messages, but the descriptor is then only woken by peer death; poll with
- * a timeout there.
+ * socket bound to an abstract address of shmkit's own form (published in
+ * the endpoint's entry; a publisher sends only to such an address, for the
+ * entry's own pid), pidfds of the peers, and a timer. A handle keeps at most
+ * 32 pidfds, for peers of the opposite role; while some live peer has none,
+ * arm sets the timer to make the descriptor readable after 100 ms, so the
+ * death of any peer is noticed. A peer that publishes and sees the handle
+ * armed sends one byte to that address. Abstract addresses belong to a
+ * network namespace: endpoints in different network namespaces still
+ * exchange messages, but the descriptor is then only woken by peer death;
+ * poll with a timeout there.
  */
 SHMKIT_EXTERN int shmkit_chan_fd(shmkit_chan *ch);
 SHMKIT_EXTERN int shmkit_chan_arm(shmkit_chan *ch);
@@ -323,7 +366,16 @@ typedef struct shmkit_chan_info {
 	unsigned int writers;       /* live writers */
 	unsigned int readers;       /* live readers */
 	unsigned int nendpoints;    /* entries in use (alive or dead) */
+	unsigned int stream;        /* SHMKIT_CHAN_STREAM_* of the current stream */
+	uint32_t writers_expected;  /* opts.writers it was made with */
+	uint32_t writers_left;      /* writers that have left the current stream */
+	pid_t dead_writer;          /* a writer of it that died unclosed, or 0 */
 } shmkit_chan_info;
+
+/* shmkit_chan_info.stream */
+#define SHMKIT_CHAN_STREAM_ENDED 0x1u    /* readers get -EPIPE/-ECONNRESET once empty */
+#define SHMKIT_CHAN_STREAM_RESET 0x2u    /* a writer died without closing */
+#define SHMKIT_CHAN_STREAM_SHUTDOWN 0x4u /* ended by shmkit_chan_shutdown() */
 
 /*
  * Describe the channel: *ret_info, and up to max registered endpoints into

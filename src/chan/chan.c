@@ -38,22 +38,31 @@ static uint64_t pow2_up(uint64_t v)
 	return p;
 }
 
-int shmkit__chan_layout_of(const shmkit_chan_opts *o, shmkit__chan_layout *ret)
+/* Refuse with a reason a person can act on (shmkit_chan_opts_check). */
+#define BAD(text)                                                             \
+	do {                                                                  \
+		*why = (text);                                                \
+		return -EINVAL;                                               \
+	} while (0)
+
+static int layout(const shmkit_chan_opts *o, shmkit__chan_layout *ret,
+		  const char **why)
 {
 	shmkit__chan_layout L;
 	uint64_t cap, msg;
 
-	if (!o || !ret)
-		return -EINVAL;
+	if (!o)
+		BAD("no options: a channel's kind has no default");
 	memset(&L, 0, sizeof(L));
 	switch (o->kind) {
 	case SHMKIT_CHAN_SPSC:
 		if (o->max_endpoints != 0 && o->max_endpoints != 2)
-			return -EINVAL;
+			BAD("an spsc channel has exactly 2 endpoints "
+			    "(max_endpoints 0 or 2)");
 		L.nep = 2;
 		cap = o->capacity ? o->capacity : CHAN_SPSC_DEFAULT;
 		if (cap < CHAN_SPSC_MIN || cap > CHAN_SPSC_MAX)
-			return -EINVAL;
+			BAD("an spsc capacity is 256 B to 4 GiB of ring");
 		cap = pow2_up(cap);
 		msg = o->max_msg ? o->max_msg : cap / 4;
 		if (msg > (R_LEN_MASK & ~UINT64_C(7)))
@@ -62,29 +71,41 @@ int shmkit__chan_layout_of(const shmkit_chan_opts *o, shmkit__chan_layout *ret)
 		 * of them and the next header must fit in the ring. */
 		if (msg > R_LEN_MASK ||
 		    R_HDR + ((msg + 7) & ~UINT64_C(7)) > cap / 2)
-			return -EINVAL;
+			BAD("an spsc max_msg is at most half the capacity "
+			    "(rounded up to a power of two) less 8 bytes, and "
+			    "under 1 GiB");
 		L.ring_size = cap;
 		break;
 	case SHMKIT_CHAN_MPMC:
 	case SHMKIT_CHAN_BROADCAST:
 		L.nep = o->max_endpoints ? o->max_endpoints : CHAN_EP_DEFAULT;
 		if (L.nep < CHAN_EP_MIN || L.nep > CHAN_EP_MAX)
-			return -EINVAL;
+			BAD("max_endpoints is 2 to 4096");
 		cap = o->capacity ? o->capacity : CHAN_SLOTS_DEFAULT;
 		if (cap < CHAN_SLOTS_MIN || cap > CHAN_SLOTS_MAX)
-			return -EINVAL;
+			BAD("an mpmc or broadcast capacity is 2 to 16777216 "
+			    "(2^24) slots");
 		cap = pow2_up(cap);
 		msg = o->max_msg ? o->max_msg : CHAN_SLOT_MSG_DEFAULT;
 		if (msg > CHAN_SLOT_MSG_MAX)
-			return -EINVAL;
+			BAD("an mpmc or broadcast max_msg is at most 64 MiB");
 		L.slot_size = (uint32_t)((SLOT_HDR + msg + 63) & ~UINT64_C(63));
 		L.ring_size = cap * L.slot_size;
 		if (L.ring_size > CHAN_RING_BYTES_MAX)
-			return -EINVAL;
+			BAD("capacity times the slot size (max_msg + 16, "
+			    "rounded up to 64) is over 1 TiB");
 		break;
 	default:
-		return -EINVAL;
+		BAD("the kind is SHMKIT_CHAN_SPSC, SHMKIT_CHAN_MPMC or "
+		    "SHMKIT_CHAN_BROADCAST");
 	}
+	if (o->writers > CHAN_WRITERS_MAX)
+		BAD("writers is at most 16777216 (2^24)");
+	if (o->role != SHMKIT_CHAN_NONE && o->role != SHMKIT_CHAN_WRITER &&
+	    o->role != SHMKIT_CHAN_READER)
+		BAD("the role is SHMKIT_CHAN_NONE, SHMKIT_CHAN_WRITER or "
+		    "SHMKIT_CHAN_READER");
+	L.writers = o->writers;
 	L.kind = (uint32_t)o->kind;
 	L.capacity = cap;
 	L.max_msg = (uint32_t)msg;
@@ -92,9 +113,27 @@ int shmkit__chan_layout_of(const shmkit_chan_opts *o, shmkit__chan_layout *ret)
 	L.ring_off = L.ep_off + (uint64_t)L.nep * sizeof(struct chan_ep);
 	L.total = L.ring_off + L.ring_size;
 	if (L.total > (uint64_t)SIZE_MAX)
-		return -EINVAL;
+		BAD("the channel would not fit in this process's address space");
 	*ret = L;
 	return 0;
+}
+#undef BAD
+
+int shmkit__chan_layout_of(const shmkit_chan_opts *o, shmkit__chan_layout *ret)
+{
+	const char *why;
+
+	if (!ret)
+		return -EINVAL;
+	return layout(o, ret, &why);
+}
+
+const char *shmkit_chan_opts_check(const shmkit_chan_opts *opts)
+{
+	shmkit__chan_layout L;
+	const char *why = NULL;
+
+	return layout(opts, &L, &why) < 0 ? why : NULL;
 }
 
 static uint32_t meta_sum(const struct chan_meta *m)
@@ -136,6 +175,7 @@ int shmkit__chan_validate(const void *mem, size_t len, shmkit__chan_layout *ret)
 	o.capacity = m.capacity;
 	o.max_msg = m.max_msg;
 	o.max_endpoints = m.max_endpoints;
+	o.writers = m.writers;
 	if (shmkit__chan_layout_of(&o, &L) < 0)
 		return -EPROTO;
 	if (L.capacity != m.capacity || L.max_msg != m.max_msg ||
@@ -176,6 +216,7 @@ static void chan_init(uint8_t *base, const shmkit__chan_layout *L)
 	m->ring_size = L->ring_size;
 	m->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	m->creator_pid = (uint32_t)getpid();
+	m->writers = L->writers;
 	m->checksum = meta_sum(m);
 	ST_REL(&m->magic, CHAN_MAGIC); /* now it exists */
 }
@@ -317,7 +358,7 @@ static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
 	ch->role = (uint8_t)role;
 	ch->mode = SHMKIT_CHAN_ADAPTIVE;
 	ch->spin_ns = SHMKIT_CHAN_SPIN_NS_DEFAULT;
-	ch->sock = ch->epfd = ch->tx = -1;
+	ch->sock = ch->epfd = ch->tx = ch->timer = -1;
 	ch->index = UINT32_MAX;
 
 	r = shmkit__chan_self(&ch->pid, &ch->owner, &start, &ch->pidns);
@@ -379,9 +420,6 @@ int shmkit_chan_create_in(shmkit_seg *seg, size_t offset,
 	r = shmkit__chan_layout_of(opts, &L);
 	if (r < 0)
 		return r;
-	if (opts->role != SHMKIT_CHAN_NONE && opts->role != SHMKIT_CHAN_WRITER &&
-	    opts->role != SHMKIT_CHAN_READER)
-		return -EINVAL;
 	if (offset % CHAN_LINE)
 		return -EINVAL;
 	if (seg->flags & SHMKIT_F_RDONLY)
@@ -493,6 +531,27 @@ int shmkit_chan_destroy(shmkit_chan *ch)
 	return chan_free(ch, 1);
 }
 
+int shmkit_chan_shutdown(shmkit_chan *ch)
+{
+	uint64_t ws;
+
+	if (!ch)
+		return -EINVAL;
+	if (ch->role != SHMKIT_CHAN_WRITER || !ch->me || ch->pid != getpid())
+		return -EBADF;
+	if (ch->pend != PEND_NONE)
+		return -EBUSY;
+	ws = LD_ACQ(&ch->h->wstate);
+	while (WS_STREAM(ws) == ch->wstream &&
+	       !CAS(&ch->h->wstate, &ws, ws | WS_SHUT))
+		;
+	/* Waiters of both sides run a liveness pass at once, which tells
+	 * readers the stream is over and blocked writers that it is shut. */
+	FADD(&ch->h->leaves, 1);
+	shmkit__chan_wake_all(ch);
+	return 0;
+}
+
 int shmkit_chan_set_wait(shmkit_chan *ch, shmkit_chan_wait mode,
 			 int64_t spin_ns)
 {
@@ -553,7 +612,8 @@ int shmkit_chan_stat(shmkit_chan *ch, shmkit_chan_info *ret_info,
 		     shmkit_chan_ep_info *eps, size_t max)
 {
 	shmkit_chan_info I;
-	uint64_t tail, head;
+	uint64_t tail, head, ws, ws0, dead_left = 0;
+	pid_t dead_pid = 0;
 	uint32_t i;
 	int n = 0;
 
@@ -580,6 +640,7 @@ int shmkit_chan_stat(shmkit_chan *ch, shmkit_chan_info *ret_info,
 	I.poisoned = LD_RLX(&ch->h->poisoned);
 	I.dropped = LD_RLX(&ch->h->dropped);
 	I.reclaimed = LD_RLX(&ch->h->reclaimed);
+	ws0 = LD_ACQ(&ch->h->wstate);
 	for (i = 0; i < ch->nep; i++) {
 		struct chan_ep *ep = &ch->eps[i];
 		uint64_t o = LD_ACQ(&ep->owner), msgs;
@@ -595,6 +656,14 @@ int shmkit_chan_stat(shmkit_chan *ch, shmkit_chan_info *ret_info,
 		if (role == SHMKIT_CHAN_WRITER) {
 			I.sent += msgs;
 			I.writers += alive != 0;
+			/* Dead, not reclaimed yet (stat never writes): it has
+			 * left its stream as far as a reader will be told. */
+			if (!alive && (LD_RLX(&ep->wflags) & EPW_WRITER) &&
+			    LD_RLX(&ep->gen) == WS_GEN(ws0)) {
+				dead_left++;
+				if (!dead_pid)
+					dead_pid = (pid_t)LD_RLX(&ep->pid);
+			}
 		} else if (role == SHMKIT_CHAN_READER) {
 			I.received += msgs;
 			I.readers += alive != 0;
@@ -618,6 +687,23 @@ int shmkit_chan_stat(shmkit_chan *ch, shmkit_chan_info *ret_info,
 		n++;
 	}
 	I.nendpoints = (unsigned)n;
+	I.writers_expected = ch->lay.writers;
+	ws = LD_ACQ(&ch->h->wstate);
+	if (WS_GEN(ws) == WS_GEN(ws0) && dead_left) {
+		ws += WS_LEFT(ws) + dead_left > WS_LEFT_MAX ? 0 : dead_left;
+		if (!(ws & (WS_DIED | WS_SHUT)))
+			ws |= WS_DIED | ((uint64_t)(uint32_t)dead_pid
+					 << WS_PID_SHIFT);
+	}
+	I.writers_left = (uint32_t)WS_LEFT(ws);
+	if (ws & WS_DIED) {
+		I.stream |= SHMKIT_CHAN_STREAM_RESET;
+		I.dead_writer = WS_PID(ws);
+	}
+	if (ws & WS_SHUT)
+		I.stream |= SHMKIT_CHAN_STREAM_SHUTDOWN;
+	if (shmkit__chan_stream_over(ch, ws, I.writers))
+		I.stream |= SHMKIT_CHAN_STREAM_ENDED;
 	*ret_info = I;
 	return n;
 }

@@ -33,7 +33,7 @@
 #include <string.h>
 
 #define CHAN_MAGIC UINT64_C(0x4e4148434b4d4853) /* "SHMKCHAN" */
-#define CHAN_VERSION 1u
+#define CHAN_VERSION 2u
 #define CHAN_LINE 128u
 
 /* Limits (see shmkit_chan_opts in shmkit/chan.h). */
@@ -49,6 +49,9 @@
 #define CHAN_EP_MAX 4096u
 #define CHAN_EP_DEFAULT 64u
 #define CHAN_RING_BYTES_MAX (UINT64_C(1) << 40)
+#define CHAN_WRITERS_MAX (UINT32_C(1) << 24)
+/* pidfds a handle keeps open for its peers (see live.c). */
+#define CHAN_PIDFDS 32u
 
 /* ------------------------------------------------------------------------ */
 /* Shared memory                                                             */
@@ -73,7 +76,8 @@ struct chan_meta {
 	uint64_t created_ns;    /* CLOCK_REALTIME, for people */
 	uint32_t creator_pid;
 	uint32_t checksum;      /* FNV-1a of every byte but magic and this */
-	uint8_t reserved[32];
+	uint32_t writers;       /* expected writers per stream (0: any) */
+	uint8_t reserved[28];
 };
 
 struct chan_hdr {
@@ -103,7 +107,15 @@ struct chan_hdr {
 	uint64_t wr_wait;
 	uint32_t rd_futex;
 	uint32_t wr_futex;
-	uint8_t pad3[CHAN_LINE - 24];
+	/*
+	 * The stream (WS_* below): how many writers have left it, whether one
+	 * died or shut it down, and its generation. Changed only by CAS, by
+	 * writers as they join and leave and by whoever reclaims a dead one.
+	 * Writers load it before each message (it shares the line they read
+	 * after each message anyway); readers only when the channel is empty.
+	 */
+	uint64_t wstate;
+	uint8_t pad3[CHAN_LINE - 32];
 	/* Bookkeeping, rarely written (fetch-add by anyone). */
 	uint64_t opens[3];      /* registrations per role, ever */
 	uint64_t sent_closed;   /* messages of endpoints that are gone */
@@ -130,6 +142,31 @@ struct chan_hdr {
 #define EPW_SLEEP 1u /* sleeping on the futex */
 #define EPW_ARMED 2u /* waiting on its descriptor: send it a datagram */
 #define EPW_FENCE 4u /* asks publishers to fence (blocking mode) */
+#define EPW_WRITER 8u /* a writer not yet counted out of its stream */
+
+/*
+ * wstate: the end of the stream as state in the header, not a matter of
+ * timing. A stream begins when a writer opens a channel whose last stream
+ * has ended (or a fresh one) and ends when it is shut down, or when no
+ * writer is open and at least max(1, meta.writers) writers have left it.
+ *
+ *   bits  0..23  writers that left this stream (saturates)
+ *   bit  24      one of them died without closing (reset)
+ *   bit  25      shut down by shmkit_chan_shutdown()
+ *   bits 26..39  generation: bumped when a new stream begins
+ *   bits 40..62  pid of the first writer that died (bit 24)
+ */
+#define WS_LEFT_MAX UINT64_C(0xffffff)
+#define WS_LEFT(w) ((w) & WS_LEFT_MAX)
+#define WS_DIED (UINT64_C(1) << 24)
+#define WS_SHUT (UINT64_C(1) << 25)
+#define WS_GEN_SHIFT 26
+#define WS_GEN_MASK (UINT64_C(0x3fff) << WS_GEN_SHIFT)
+#define WS_GEN(w) ((uint32_t)(((w) & WS_GEN_MASK) >> WS_GEN_SHIFT))
+#define WS_PID_SHIFT 40
+#define WS_PID(w) ((pid_t)(((w) >> WS_PID_SHIFT) & 0x7fffff))
+/* What a writer compares on every message: its stream, not shut. */
+#define WS_STREAM(w) ((w) & (WS_GEN_MASK | WS_SHUT))
 
 /*
  * chan_ep.owner: 0 free, else who holds the entry:
@@ -161,7 +198,9 @@ struct chan_ep {
 			       before it ever arms */
 	uint8_t addr[28];   /* abstract AF_UNIX address of its wake socket */
 	uint32_t cpu;       /* owner: 1 + the CPU it last waited on (0: unknown) */
-	uint8_t pad[20];
+	uint32_t gen;       /* writer owner: the stream generation it joined */
+	uint32_t pid;       /* owner: its pid, for whoever reclaims the entry */
+	uint8_t pad[12];
 };
 
 /* SPSC record header: one 64-bit word, published with a release store. */
@@ -188,6 +227,7 @@ typedef struct shmkit__chan_layout {
 	uint64_t capacity;   /* ring bytes (SPSC) or slots */
 	uint32_t slot_size;  /* 0 for SPSC */
 	uint32_t nep;
+	uint32_t writers;    /* expected writers per stream; 0 means any */
 	uint64_t ep_off;
 	uint64_t ring_off;
 	uint64_t ring_size;  /* bytes */
@@ -233,6 +273,7 @@ struct shmkit_chan {
 	uint64_t pos;            /* SPSC: tail (writer) / head (reader);
 				    broadcast: messages written / cursor */
 	uint64_t cache;          /* SPSC writer: last head read */
+	uint64_t wstream;        /* writer: WS_STREAM() of the stream it is in */
 	uint64_t msgs, bytes, lost;
 	/* The pending reserve or peek. */
 	uint64_t pend_pos;       /* its position */
@@ -249,12 +290,16 @@ struct shmkit_chan {
 	uint32_t want;           /* writer: size that last did not fit */
 	uint32_t backoff;        /* pauses before the first poll of a wait */
 	uint32_t cpu;            /* 1 + the CPU we last waited on */
+	uint32_t npidfds;        /* pidfds held in peers[] (at most CHAN_PIDFDS) */
+	uint32_t uncovered;      /* live peers the last pass found without one */
+	int end;                 /* reader: the last pass's end of stream, or 0 */
 	uint8_t share_cpu;       /* a peer waits on our CPU: yield, not pause */
 	int64_t share_checked;   /* when share_cpu was last worked out */
 	uint64_t msgs_at_wait;   /* msgs when the last wait began */
 	int sock;                /* our wake socket, -1 */
 	int epfd;                /* the descriptor handed out, -1 */
 	int tx;                  /* socket to wake others with, -1 */
+	int timer;               /* timerfd in epfd for uncovered peers, -1 */
 	/* Identity. */
 	pid_t pid;
 	uint64_t owner;          /* our owner word */
@@ -406,8 +451,15 @@ SHMKIT__HIDDEN int shmkit__chan_self(pid_t *pid, uint64_t *owner,
 SHMKIT__HIDDEN int shmkit__chan_ep_state(shmkit_chan *ch, uint32_t idx);
 SHMKIT__HIDDEN int shmkit__chan_register(shmkit_chan *ch, int role);
 SHMKIT__HIDDEN void shmkit__chan_deregister(shmkit_chan *ch);
-/* Reclaim dead entries; -EPIPE if no peer is alive and one was seen. */
+/*
+ * Reclaim dead entries and look at the peers. Reader: the end of the stream
+ * (-EPIPE, -ECONNRESET) or 0. Writer: -EPIPE if no reader is alive and one
+ * was seen, or if its stream was shut down; else 0.
+ */
 SHMKIT__HIDDEN int shmkit__chan_live_pass(shmkit_chan *ch);
+/* Is the stream described by ws over, with open_writers of it open? */
+SHMKIT__HIDDEN int shmkit__chan_stream_over(const shmkit_chan *ch, uint64_t ws,
+					    unsigned open_writers);
 SHMKIT__HIDDEN void shmkit__chan_peers_close(shmkit_chan *ch);
 
 /* wait.c */

@@ -521,6 +521,10 @@ static inline int do_reserve(shmkit_chan *ch, size_t len, void **ret,
 		return -EBUSY;
 	if (CHAN_UNLIKELY(len > ch->max_msg))
 		return -EMSGSIZE;
+	/* Shut down (or a writer left over from a stream that was): the line
+	 * is the one chan_published() reads after every message anyway. */
+	if (CHAN_UNLIKELY(WS_STREAM(LD_RLX(&ch->h->wstate)) != ch->wstream))
+		return -EPIPE;
 	r = try_reserve(ch, len, ret);
 	if (CHAN_LIKELY(r != -EAGAIN))
 		return r;

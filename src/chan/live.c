@@ -10,8 +10,12 @@
  * checks (pidfd_open, then the start time is verified once, since the pid
  * could have been reused before the pidfd pinned it) and from then on a
  * zero-timeout poll() on it says whether the peer exited; zombies count as
- * dead. Without pidfds the /proc check is repeated each time. Checks run
- * only on slow paths: at open, and while a call is actually waiting.
+ * dead. A handle holds pidfds only for peers of the opposite role (the ones
+ * whose death it must notice) and at most CHAN_PIDFDS of them, so a reader
+ * among thousands of writers does not exhaust the descriptor limit; every
+ * other entry, and every peer where pidfds are missing, costs a read of
+ * /proc/PID/stat per check instead. Checks run only on slow paths: at open,
+ * and while a call is actually waiting.
  *
  * An endpoint seen from another pid namespace (different namespace hash,
  * or a different namespace inode once its owner has written it) cannot be
@@ -35,6 +39,17 @@
  * sequence from the exact value checked: a dead writer's slot becomes
  * "holds p, poisoned" (readers skip it), a dead reader's slot becomes "free
  * for the next lap" (that message is lost, and counted).
+ *
+ * The stream (chan_hdr.wstate). Each writer entry carries EPW_WRITER in its
+ * wflags from the moment it is taken until the writer is counted out of
+ * its stream; whoever clears the flag (the writer closing, or a reaper, by
+ * the exchange that already makes reaping idempotent) counts it out exactly
+ * once: one more writer left, and for a reaped one, "died" with its pid.
+ * A writer that joins a stream that is over starts the next generation.
+ * Whether a stream is over needs the number of its writers open now, which
+ * is never kept as a counter (a process killed between two updates would
+ * leave it wrong for good): it is counted from the entries, which are the
+ * truth, on the slow path where a reader found the channel empty.
  */
 #include "chan_int.h"
 
@@ -152,8 +167,10 @@ static void peer_reset(shmkit_chan *ch, uint32_t idx, uint64_t owner)
 {
 	struct chan_peer *c = &ch->peers[idx];
 
-	if (c->pidfd >= 0)
+	if (c->pidfd >= 0) {
 		shmkit__close(c->pidfd); /* also leaves our epoll set */
+		ch->npidfds--;
+	}
 	c->pidfd = -1;
 	c->in_epoll = 0;
 	c->state = 0;
@@ -166,12 +183,18 @@ static int peer_role_of(const shmkit_chan *ch)
 					      : SHMKIT_CHAN_WRITER;
 }
 
-/* First look at a peer: pin it with a pidfd, then make sure it is the one. */
+/*
+ * First look at a peer: pin it with a pidfd, then make sure it is the one.
+ * Only peers of the opposite role get one, and only CHAN_PIDFDS of them.
+ */
 static int peer_first(shmkit_chan *ch, struct chan_peer *c, pid_t pid,
-		      uint32_t start_lo)
+		      uint32_t start_lo, int want_fd)
 {
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int fd;
 
+	if (!want_fd || ch->npidfds >= CHAN_PIDFDS)
+		return proc_alive(pid, start_lo) ? EP_ALIVE : EP_DEAD;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0) {
 		if (errno == ESRCH)
 			return EP_DEAD;
@@ -182,8 +205,8 @@ static int peer_first(shmkit_chan *ch, struct chan_peer *c, pid_t pid,
 		shmkit__close(fd);
 		return EP_DEAD;
 	}
-	(void)ch;
 	c->pidfd = fd;
+	ch->npidfds++;
 	return EP_ALIVE;
 }
 
@@ -220,7 +243,8 @@ int shmkit__chan_ep_state(shmkit_chan *ch, uint32_t idx)
 	if (c->state == EP_DEAD)
 		return EP_DEAD;
 	if (c->state == 0) {
-		st = peer_first(ch, c, pid, EP_START(owner));
+		st = peer_first(ch, c, pid, EP_START(owner),
+				LD_ACQ(&ep->role) == (uint32_t)peer_role_of(ch));
 	} else if (c->pidfd >= 0) {
 		struct pollfd pfd = {.fd = c->pidfd, .events = POLLIN};
 		int n = poll(&pfd, 1, 0);
@@ -317,13 +341,45 @@ static void entry_clear(struct chan_ep *ep)
 	ST_RLX(&ep->addr_len, 0);
 	ST_RLX(&ep->start, 0);
 	ST_RLX(&ep->pidns, 0);
+	ST_RLX(&ep->gen, 0);
+	ST_RLX(&ep->pid, 0);
 	ST_RLX(&ep->role, 0);
+}
+
+/* -- the stream ------------------------------------------------------------ */
+
+int shmkit__chan_stream_over(const shmkit_chan *ch, uint64_t ws,
+			     unsigned open_writers)
+{
+	uint64_t need = ch->lay.writers ? ch->lay.writers : 1;
+
+	if (ws & WS_SHUT)
+		return 1;
+	return open_writers == 0 && WS_LEFT(ws) >= need;
+}
+
+/* Count a writer of generation gen out of the stream, if it is still the
+ * current one: one more gone, and the first death is remembered. */
+static void stream_leave(shmkit_chan *ch, uint32_t gen, int died, pid_t pid)
+{
+	uint64_t ws = LD_ACQ(&ch->h->wstate), nw;
+
+	do {
+		if (WS_GEN(ws) != gen)
+			return; /* a stream that is over and done with */
+		nw = ws;
+		if (WS_LEFT(ws) < WS_LEFT_MAX)
+			nw++;
+		if (died && !(ws & (WS_SHUT | WS_DIED)))
+			nw |= WS_DIED | ((uint64_t)((uint32_t)pid & 0x7fffff)
+					 << WS_PID_SHIFT);
+	} while (!CAS(&ch->h->wstate, &ws, nw));
 }
 
 static int reap_one(shmkit_chan *ch, uint32_t idx, uint64_t seen)
 {
 	struct chan_ep *ep = &ch->eps[idx];
-	uint32_t role;
+	uint32_t role, flags;
 
 	if (!ch->rw)
 		return 0; /* role NONE handles look, never write */
@@ -332,9 +388,10 @@ static int reap_one(shmkit_chan *ch, uint32_t idx, uint64_t seen)
 	role = LD_ACQ(&ep->role);
 	if (ch->kind == SHMKIT_CHAN_MPMC)
 		mpmc_recover(ch, idx, role);
-	shmkit__chan_unwait(ch, ep, role,
-			    __atomic_exchange_n(&ep->wflags, 0,
-						__ATOMIC_SEQ_CST));
+	flags = __atomic_exchange_n(&ep->wflags, 0, __ATOMIC_SEQ_CST);
+	shmkit__chan_unwait(ch, ep, role, flags);
+	if (flags & EPW_WRITER)
+		stream_leave(ch, LD_RLX(&ep->gen), 1, (pid_t)LD_RLX(&ep->pid));
 	fold_counts(ch, ep, role);
 	entry_clear(ep);
 	FADD(&ch->h->reclaimed, 1);
@@ -361,6 +418,48 @@ static int reap_all(shmkit_chan *ch)
 			n += reap_one(ch, i, o);
 	}
 	return n;
+}
+
+/* Writers of generation gen open now, other than us; reaps the dead. */
+static unsigned writers_open(shmkit_chan *ch, uint32_t gen)
+{
+	unsigned n = 0;
+	uint32_t i;
+
+	for (i = 0; i < ch->nep; i++) {
+		struct chan_ep *ep = &ch->eps[i];
+		uint64_t o = LD_ACQ(&ep->owner);
+		int st;
+
+		if (!o || i == ch->index || LD_ACQ(&ep->role) != SHMKIT_CHAN_WRITER)
+			continue;
+		st = shmkit__chan_ep_state(ch, i);
+		if (st == EP_DEAD)
+			(void)reap_one(ch, i, o);
+		else if (st != EP_BUSY && LD_ACQ(&ep->gen) == gen)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * A writer has registered: join the current stream, or, if that one is
+ * over, begin the next generation (two writers racing to do so agree: the
+ * loser's CAS fails and it finds the new stream open).
+ */
+static void stream_join(shmkit_chan *ch)
+{
+	uint64_t ws = LD_ACQ(&ch->h->wstate), nw;
+
+	while (shmkit__chan_stream_over(ch, ws, writers_open(ch, WS_GEN(ws)))) {
+		nw = (ws + (UINT64_C(1) << WS_GEN_SHIFT)) & WS_GEN_MASK;
+		if (CAS(&ch->h->wstate, &ws, nw)) {
+			ws = nw;
+			break;
+		}
+	}
+	ST_RLX(&ch->me->gen, WS_GEN(ws));
+	ch->wstream = WS_STREAM(ws);
 }
 
 int shmkit__chan_register(shmkit_chan *ch, int role)
@@ -393,13 +492,21 @@ got:
 	ch->index = i;
 	peer_reset(ch, i, 0);
 	entry_clear(ep);
-	ST_RLX(&ep->wflags, 0);
+	ST_RLX(&ep->wflags, role == SHMKIT_CHAN_WRITER ? EPW_WRITER : 0u);
 	ST_RLX(&ep->msgs, 0);
 	ST_RLX(&ep->bytes, 0);
 	ST_RLX(&ep->start, LD_RLX(&self_start));
 	ST_RLX(&ep->pidns, ch->pidns);
+	ST_RLX(&ep->pid, (uint32_t)ch->pid);
+	/* Provisionally in the current stream, before anyone sees the role:
+	 * a reader that counts us then waits for us rather than calling an
+	 * end that we are about to undo (stream_join may move us on). */
+	if (role == SHMKIT_CHAN_WRITER)
+		ST_RLX(&ep->gen, WS_GEN(LD_ACQ(&ch->h->wstate)));
 	ST_REL(&ep->role, (uint32_t)role);
 	FADD(&ch->h->opens[role], 1);
+	if (role == SHMKIT_CHAN_WRITER)
+		stream_join(ch);
 	/* Armed peers watch the pidfds of the peers they knew: tell them. */
 	other = role == SHMKIT_CHAN_WRITER ? SIDE_RD : SIDE_WR;
 	if (LD_ACQ(chan_wait_word(ch, other)) & W_ARM_MASK)
@@ -410,10 +517,11 @@ got:
 void shmkit__chan_deregister(shmkit_chan *ch)
 {
 	struct chan_ep *ep = ch->me;
+	uint32_t flags = __atomic_exchange_n(&ep->wflags, 0, __ATOMIC_SEQ_CST);
 
-	shmkit__chan_unwait(ch, ep, ch->role,
-			    __atomic_exchange_n(&ep->wflags, 0,
-						__ATOMIC_SEQ_CST));
+	shmkit__chan_unwait(ch, ep, ch->role, flags);
+	if (flags & EPW_WRITER)
+		stream_leave(ch, LD_RLX(&ep->gen), 0, 0);
 	fold_counts(ch, ep, ch->role);
 	entry_clear(ep);
 	ST_REL(&ep->owner, 0);
@@ -426,11 +534,14 @@ void shmkit__chan_deregister(shmkit_chan *ch)
 
 int shmkit__chan_live_pass(shmkit_chan *ch)
 {
-	uint32_t prole = (uint32_t)peer_role_of(ch), i;
-	int alive = 0;
+	uint32_t prole = (uint32_t)peer_role_of(ch), i, gen;
+	unsigned alive = 0, uncovered = 0;
+	uint64_t ws;
 
 	ch->live_last = shmkit__chan_now();
 	ch->leaves_seen = LD_ACQ(&ch->h->leaves);
+	ws = LD_ACQ(&ch->h->wstate);
+	gen = WS_GEN(ws);
 	for (i = 0; i < ch->nep; i++) {
 		struct chan_ep *ep = &ch->eps[i];
 		uint64_t o = LD_ACQ(&ep->owner);
@@ -443,8 +554,29 @@ int shmkit__chan_live_pass(shmkit_chan *ch)
 			(void)reap_one(ch, i, o);
 			continue;
 		}
-		if (st != EP_BUSY && LD_ACQ(&ep->role) == prole)
-			alive = 1;
+		if (st == EP_BUSY || LD_ACQ(&ep->role) != prole)
+			continue;
+		/* A reader's stream is made of the writers of its generation;
+		 * one left open from before a shutdown no longer counts. */
+		if (ch->role == SHMKIT_CHAN_READER && LD_ACQ(&ep->gen) != gen)
+			continue;
+		alive++;
+		uncovered += ch->peers[i].pidfd < 0;
+	}
+	ch->uncovered = uncovered;
+	if (ch->role == SHMKIT_CHAN_READER) {
+		uint64_t now = LD_ACQ(&ch->h->wstate);
+		int over = WS_GEN(now) == gen &&
+			   shmkit__chan_stream_over(ch, now, alive);
+
+		ch->end = !over ? 0 : (now & WS_DIED) ? -ECONNRESET : -EPIPE;
+		ch->gone = (uint8_t)over;
+		return ch->end;
+	}
+	if (ch->role == SHMKIT_CHAN_WRITER &&
+	    WS_STREAM(LD_ACQ(&ch->h->wstate)) != ch->wstream) {
+		ch->gone = 1; /* shut down: for good, for this handle */
+		return -EPIPE;
 	}
 	if (alive) {
 		ch->seen_peer = 1;

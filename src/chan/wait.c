@@ -28,7 +28,8 @@
  * Sleeping is FUTEX_WAIT on a 32-bit word in the shared header (no
  * FUTEX_PRIVATE_FLAG: the waiters are in different processes), in slices of
  * 25 ms with a liveness pass between slices, so a dead peer turns a wait
- * into -EPIPE in tens of milliseconds. A waker bumps the word, then
+ * into -EPIPE (-ECONNRESET for a reader whose writer died) in tens of
+ * milliseconds. A waker bumps the word, then
  * FUTEX_WAKEs; the waiter read the word before its re-check, so a bump in
  * between makes FUTEX_WAIT return at once.
  *
@@ -38,28 +39,41 @@
  * yields instead of pausing.
  *
  * The descriptor for event loops (shmkit_chan_fd) is an epoll instance with
- * two kinds of members: an AF_UNIX datagram socket autobound to an abstract
- * address, and pidfds of the peers. An armed handle is counted in the ARM
- * field of its side's wait word and flagged in its entry; a publisher that
- * sees the field scans the entries, clears each flag with an atomic and (so
- * each arm earns at most one datagram) and sends one byte to that address.
- * eventfds would be simpler but cannot be shared by unrelated processes
- * without passing descriptors; a FIFO needs a path in the file system,
- * which a crash leaves behind. An abstract socket vanishes with its last
- * descriptor and anyone may send to it, which costs at most a spurious
+ * three kinds of members: an AF_UNIX datagram socket bound to an abstract
+ * address, pidfds of the peers, and a timer. An armed handle is counted in
+ * the ARM field of its side's wait word and flagged in its entry; a
+ * publisher that sees the field scans the entries, clears each flag with an
+ * atomic and (so each arm earns at most one datagram) and sends one byte to
+ * that address. eventfds would be simpler but cannot be shared by unrelated
+ * processes without passing descriptors; a FIFO needs a path in the file
+ * system, which a crash leaves behind. An abstract socket vanishes with its
+ * last descriptor and anyone may send to it, which costs at most a spurious
  * wake-up. The pidfds make the descriptor readable when a peer dies, so an
- * event loop learns of it without polling with a timeout.
+ * event loop learns of it without polling with a timeout; peers beyond the
+ * handle's pidfd budget (live.c) are covered by the timer instead, armed
+ * for a liveness pass every TIMER_NS while such peers exist.
+ *
+ * The address is read from shared memory, where any peer may have written
+ * anything, so a publisher sends only to names of shmkit's own form,
+ * "\0shmkit.<pid>.<8 hex digits>", whose pid is the entry's own owner: a
+ * hostile entry can make a publisher send one byte to that pid's wake
+ * socket, never to an abstract socket of some other program's choosing.
+ * The 32 random bits keep a squatter who binds names in advance from
+ * guessing ours; a name already taken is simply drawn again.
  */
 #include "chan_int.h"
 
 #include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +83,10 @@
 #define FRESH_NS INT64_C(1000000)
 #define BACKOFF_MAX 256u
 #define SHARE_NS (1000 * INT64_C(1000))
+#define TIMER_NS (100 * INT64_C(1000000))
+#define WAKE_PREFIX "shmkit."
+#define EV_SOCK UINT32_MAX
+#define EV_TIMER (UINT32_MAX - 1)
 
 int64_t shmkit__chan_now(void)
 {
@@ -204,12 +222,54 @@ void shmkit__chan_unwait(shmkit_chan *ch, struct chan_ep *ep, uint32_t role,
 
 /* -- waking --------------------------------------------------------------- */
 
+/*
+ * Is a[0..alen) "\0shmkit.<pid>.<8 hex digits>" for exactly this pid? The
+ * only names a publisher will send to (see the top of the file).
+ */
+static int wake_name_ok(const char *a, uint32_t alen, pid_t pid)
+{
+	const size_t plen = sizeof(WAKE_PREFIX) - 1;
+	uint32_t i = 1 + (uint32_t)plen, hex = 0;
+	uint64_t v = 0;
+
+	if (alen < i + 3 || a[0] != '\0' || memcmp(a + 1, WAKE_PREFIX, plen))
+		return 0;
+	if (a[i] < '1' || a[i] > '9')
+		return 0;
+	for (; i < alen && a[i] >= '0' && a[i] <= '9' && v <= INT32_MAX; i++)
+		v = v * 10 + (uint64_t)(a[i] - '0');
+	if (v != (uint64_t)pid || i >= alen || a[i++] != '.')
+		return 0;
+	for (; i < alen; i++, hex++)
+		if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f')))
+			return 0;
+	return hex == 8;
+}
+
+/* Our own name: the form above, with fresh random bits. */
+static uint32_t wake_name(char *buf, size_t len, pid_t pid)
+{
+	uint32_t rnd;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = (uint32_t)shmkit__chan_now() * 2654435761u ^ (uint32_t)pid;
+	buf[0] = '\0';
+	return (uint32_t)(1 + snprintf(buf + 1, len - 1, WAKE_PREFIX "%d.%08x",
+				       (int)pid, rnd));
+}
+
 static void send_wake(shmkit_chan *ch, struct chan_ep *ep)
 {
 	struct sockaddr_un sa;
 	uint32_t alen = LD_ACQ(&ep->addr_len), i;
 
 	if (alen < 2 || alen > sizeof(ep->addr))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	for (i = 0; i < alen; i++)
+		sa.sun_path[i] = (char)LD_RLX(&ep->addr[i]);
+	if (!wake_name_ok(sa.sun_path, alen, EP_PID(LD_ACQ(&ep->owner))))
 		return;
 	if (ch->tx < 0) {
 		ch->tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
@@ -218,10 +278,6 @@ static void send_wake(shmkit_chan *ch, struct chan_ep *ep)
 		if (ch->tx < 0)
 			return;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	for (i = 0; i < alen; i++)
-		sa.sun_path[i] = (char)LD_RLX(&ep->addr[i]);
 	(void)sendto(ch->tx, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
 		     (struct sockaddr *)&sa,
 		     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen));
@@ -360,18 +416,22 @@ void shmkit__chan_note_cpu(shmkit_chan *ch)
 	note_cpu(ch, 0);
 }
 
-/* A liveness pass, then one more try: the pass may have freed slots. */
+/*
+ * A liveness pass, then one more try: the pass may have freed slots, and a
+ * writer's last message may have landed between our last try and its close
+ * (the pass saw the close, so the try sees the message).
+ */
 static int check(shmkit_chan *ch, shmkit__chan_try_fn try_fn, void *arg)
 {
-	int gone = shmkit__chan_live_pass(ch) == -EPIPE;
+	int end = shmkit__chan_live_pass(ch);
 	int r = try_fn(ch, arg);
 
 	if (r != -EAGAIN)
 		return r;
-	return gone ? -EPIPE : -EAGAIN;
+	return end ? end : -EAGAIN;
 }
 
-/* At the deadline: -EPIPE rather than -ETIMEDOUT if the peer is gone. */
+/* At the deadline: the end of the stream rather than -ETIMEDOUT. */
 static int expire(shmkit_chan *ch, int64_t now, shmkit__chan_try_fn try_fn,
 		  void *arg)
 {
@@ -510,16 +570,16 @@ void shmkit__chan_fds_close(shmkit_chan *ch)
 	shmkit__close(ch->epfd);
 	shmkit__close(ch->sock);
 	shmkit__close(ch->tx);
-	ch->epfd = ch->sock = ch->tx = -1;
+	shmkit__close(ch->timer);
+	ch->epfd = ch->sock = ch->tx = ch->timer = -1;
 }
 
 int shmkit_chan_fd(shmkit_chan *ch)
 {
 	struct sockaddr_un sa;
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
-	socklen_t len = sizeof(sa);
-	uint32_t alen, i;
-	int sock, ep, r;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_SOCK};
+	uint32_t alen = 0, i;
+	int sock, ep, r, tries;
 
 	if (!ch)
 		return -EINVAL;
@@ -535,17 +595,19 @@ int shmkit_chan_fd(shmkit_chan *ch)
 		return -errno;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	/* Autobind: the kernel picks a free abstract name. */
-	if (bind(sock, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 ||
-	    getsockname(sock, (struct sockaddr *)&sa, &len) < 0) {
-		r = -errno;
-		goto fail_sock;
-	}
-	alen = (uint32_t)(len - offsetof(struct sockaddr_un, sun_path));
-	if (len <= offsetof(struct sockaddr_un, sun_path) || alen < 2 ||
-	    alen > sizeof(ch->me->addr) || sa.sun_path[0] != '\0') {
-		r = -EAFNOSUPPORT;
-		goto fail_sock;
+	_Static_assert(sizeof(((struct chan_ep *)0)->addr) >=
+			       1 + sizeof(WAKE_PREFIX) - 1 + 7 + 1 + 8,
+		       "a wake name fits an entry");
+	for (tries = 0;; tries++) {
+		alen = wake_name(sa.sun_path, sizeof(ch->me->addr), ch->pid);
+		if (bind(sock, (struct sockaddr *)&sa,
+			 (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				     alen)) == 0)
+			break;
+		if (errno != EADDRINUSE || tries == 16) {
+			r = -errno;
+			goto fail_sock;
+		}
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
@@ -570,6 +632,40 @@ int shmkit_chan_fd(shmkit_chan *ch)
 fail_sock:
 	shmkit__close(sock);
 	return r;
+}
+
+/*
+ * Peers without a pidfd in the set (beyond the budget, or no pidfds here)
+ * cannot wake the descriptor when they die: while there are any, a timer
+ * in the set makes it readable after TIMER_NS, and the loop's next arm()
+ * runs the liveness pass that notices. Made the first time it is needed.
+ */
+static int arm_timer(shmkit_chan *ch)
+{
+	struct itimerspec its;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_TIMER};
+	uint64_t n;
+
+	if (ch->timer < 0) {
+		if (!ch->uncovered)
+			return 0;
+		ch->timer = timerfd_create(CLOCK_MONOTONIC,
+					   TFD_CLOEXEC | TFD_NONBLOCK);
+		if (ch->timer < 0)
+			return -errno;
+		if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->timer, &ev) < 0) {
+			int r = -errno;
+			shmkit__close(ch->timer);
+			ch->timer = -1;
+			return r;
+		}
+	}
+	while (read(ch->timer, &n, sizeof(n)) > 0)
+		;
+	memset(&its, 0, sizeof(its));
+	if (ch->uncovered)
+		its.it_value.tv_nsec = (long)TIMER_NS;
+	return timerfd_settime(ch->timer, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
 static void disarm(shmkit_chan *ch)
@@ -599,8 +695,11 @@ int shmkit_chan_arm(shmkit_chan *ch)
 		if (recv(ch->sock, buf, sizeof(buf), MSG_DONTWAIT) < 0)
 			break;
 	/* Reaps the dead, and puts the living peers' pidfds in the set. */
-	if (shmkit__chan_live_pass(ch) == -EPIPE || shmkit__chan_ready(ch))
+	if (shmkit__chan_live_pass(ch) != 0 || shmkit__chan_ready(ch))
 		return 1;
+	r = arm_timer(ch);
+	if (r < 0)
+		return r;
 	/*
 	 * Count first, flag second, like every other wait field. The other
 	 * order let a publisher see the flag before the count: it cleared the
