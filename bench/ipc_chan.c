@@ -14,7 +14,9 @@
  *
  * Broadcast never makes its writer wait: in the stream test a slow reader
  * is lapped and loses messages (TP_F_LOSSY), so its throughput counts what
- * the reader received, and the loss is reported beside it.
+ * the reader received, and the loss is reported beside it. The lossless
+ * variant (SHMKIT_CHAN_WAIT_READERS) makes the writer wait for its reader
+ * instead: what it streams is what a broadcast reader keeps up with.
  */
 #include "shmkit.h"
 #include "ipc_tp.h"
@@ -31,6 +33,7 @@ struct chantp {
 	shmkit_chan *ch[2];  /* this child's endpoints, per direction */
 	shmkit_chan_kind kind;
 	shmkit_chan_wait mode;
+	unsigned flags;
 };
 
 static uint64_t pow2_at_least(uint64_t v)
@@ -42,10 +45,11 @@ static uint64_t pow2_at_least(uint64_t v)
 }
 
 static void chan_opts_for(const struct tp_ctx *c, shmkit_chan_kind kind,
-			  shmkit_chan_opts *o)
+			  unsigned flags, shmkit_chan_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->kind = kind;
+	o->flags = flags;
 	o->role = SHMKIT_CHAN_NONE;
 	o->max_msg = (uint32_t)c->size;
 	if (kind == SHMKIT_CHAN_SPSC) {
@@ -69,7 +73,7 @@ static void chan_teardown(struct tp_ctx *c)
 }
 
 static int chan_setup(struct tp_ctx *c, shmkit_chan_kind kind,
-		      shmkit_chan_wait mode)
+		      shmkit_chan_wait mode, unsigned flags)
 {
 	struct chantp *t = calloc(1, sizeof(*t));
 	shmkit_chan_opts o;
@@ -80,8 +84,9 @@ static int chan_setup(struct tp_ctx *c, shmkit_chan_kind kind,
 		return -ENOMEM;
 	t->kind = kind;
 	t->mode = mode;
+	t->flags = flags;
 	c->priv = t;
-	chan_opts_for(c, kind, &o);
+	chan_opts_for(c, kind, flags, &o);
 	r = shmkit_chan_size(&o, &one);
 	if (r < 0)
 		goto fail;
@@ -148,10 +153,10 @@ static void chan_detach(struct tp_ctx *c)
 	}
 }
 
-#define CHAN_TP(K, M, kname, mname, kind, mode, extra, what)                 \
+#define CHAN_TP_F(K, M, kname, mname, kind, mode, cflags, extra, what)       \
 	static int chan_setup_##K##_##M(struct tp_ctx *c)                     \
 	{                                                                     \
-		return chan_setup(c, kind, mode);                             \
+		return chan_setup(c, kind, mode, cflags);                     \
 	}                                                                     \
 	static const struct tp tp_chan_##K##_##M = {                          \
 		.name = "chan-" kname "-" mname,                              \
@@ -164,6 +169,8 @@ static void chan_detach(struct tp_ctx *c)
 		.detach = chan_detach,                                        \
 		.teardown = chan_teardown,                                    \
 	}
+#define CHAN_TP(K, M, kname, mname, kind, mode, extra, what)                 \
+	CHAN_TP_F(K, M, kname, mname, kind, mode, 0, extra, what)
 
 CHAN_TP(spsc, spin, "spsc", "spin", SHMKIT_CHAN_SPSC, SHMKIT_CHAN_SPIN,
 	TP_F_SPIN, "SPSC byte ring, SHMKIT_CHAN_SPIN");
@@ -183,10 +190,13 @@ CHAN_TP(bcast, adaptive, "bcast", "adaptive", SHMKIT_CHAN_BROADCAST,
 	SHMKIT_CHAN_ADAPTIVE, TP_F_LOSSY, "broadcast, SHMKIT_CHAN_ADAPTIVE");
 CHAN_TP(bcast, block, "bcast", "blocking", SHMKIT_CHAN_BROADCAST,
 	SHMKIT_CHAN_BLOCK, TP_F_LOSSY, "broadcast, SHMKIT_CHAN_BLOCK");
+CHAN_TP_F(bcast, lossless, "bcast", "lossless", SHMKIT_CHAN_BROADCAST,
+	  SHMKIT_CHAN_SPIN, SHMKIT_CHAN_WAIT_READERS, TP_F_SPIN,
+	  "broadcast, SHMKIT_CHAN_WAIT_READERS (lossless), SHMKIT_CHAN_SPIN");
 
 const struct tp *const tp_chan_list[] = {
 	&tp_chan_spsc_spin,  &tp_chan_spsc_adaptive,  &tp_chan_spsc_block,
 	&tp_chan_mpmc_spin,  &tp_chan_mpmc_adaptive,  &tp_chan_mpmc_block,
 	&tp_chan_bcast_spin, &tp_chan_bcast_adaptive, &tp_chan_bcast_block,
-	NULL,
+	&tp_chan_bcast_lossless, NULL,
 };

@@ -121,6 +121,11 @@ static const char create_usage[] =
 	"                        slots 240)\n"
 	"  --endpoints N         mpmc, broadcast: endpoints open at once "
 	"(default 64)\n"
+	"  --wait-readers        broadcast: lossless fan-out; the writer waits "
+	"for the\n"
+	"                        slowest reader instead of overwriting what it "
+	"has\n"
+	"                        not read\n"
 	"  --writers N           the stream ends only once N writers have "
 	"opened and\n"
 	"                        closed it, so producers that come one after "
@@ -133,7 +138,16 @@ static const char create_usage[] =
 
 static int chan_create(int argc, char **argv)
 {
-	enum { O_HELP = 1, O_KIND, O_CAP, O_MAXMSG, O_EPS, O_WRITERS, O_MODE };
+	enum {
+		O_HELP = 1,
+		O_KIND,
+		O_CAP,
+		O_MAXMSG,
+		O_EPS,
+		O_WRITERS,
+		O_LOSSLESS,
+		O_MODE
+	};
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},
 		{"kind", 'k', true, O_KIND},
@@ -141,6 +155,7 @@ static int chan_create(int argc, char **argv)
 		{"max-msg", 0, true, O_MAXMSG},
 		{"endpoints", 0, true, O_EPS},
 		{"writers", 0, true, O_WRITERS},
+		{"wait-readers", 0, false, O_LOSSLESS},
 		{"mode", 'm', true, O_MODE},
 		{NULL, 0, false, 0},
 	};
@@ -208,6 +223,9 @@ static int chan_create(int argc, char **argv)
 			if (parse_num(sub, "--writers", a.arg, UINT32_MAX, &v))
 				return CLI_USAGE;
 			co.writers = (uint32_t)v;
+			break;
+		case O_LOSSLESS:
+			co.flags |= SHMKIT_CHAN_WAIT_READERS;
 			break;
 		case O_MODE:
 			if (cli_parse_mode(a.arg, &co.mode) < 0 || co.mode == 0)
@@ -348,9 +366,13 @@ static int chan_stat(int argc, char **argv)
 		printf("  used       %s (%llu%%)\n", cli_format_size(in.used, b2),
 		       (unsigned long long)(in.used * 100 / in.capacity));
 	} else {
-		printf("  capacity   %llu slots of %s, messages up to %u bytes\n",
+		printf("  capacity   %llu slots of %s, messages up to %u bytes%s\n",
 		       (unsigned long long)in.capacity,
-		       cli_format_size(in.slot_size, b1), in.max_msg);
+		       cli_format_size(in.slot_size, b1), in.max_msg,
+		       in.flags & SHMKIT_CHAN_WAIT_READERS
+			       ? "; lossless (the writer waits for the slowest "
+				 "reader)"
+			       : "");
 		printf("  %s %llu messages (%llu%%)\n",
 		       bc ? "retained  " : "waiting   ",
 		       (unsigned long long)in.used,

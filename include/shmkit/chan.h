@@ -128,6 +128,7 @@ typedef enum shmkit_chan_wait {
  *             it ends when the last open writer closes). For MPMC producers
  *             whose lifetimes need not overlap; it counts writers that come
  *             one after another on SPSC and broadcast too. At most 2^24.
+ *  flags:     SHMKIT_CHAN_WAIT_READERS (broadcast); 0 by default.
  *  role:      the role of the handle create returns.
  *  mode, seg_flags: the segment's permissions (0 means 0600) and SHMKIT_F_*
  *             flags (PREFAULT, HUGE, SEAL ...) for shmkit_chan_create();
@@ -140,9 +141,22 @@ typedef struct shmkit_chan_opts {
 	uint32_t max_msg;
 	uint32_t max_endpoints;
 	uint32_t writers;
+	unsigned int flags;
 	unsigned int mode;
 	unsigned int seg_flags;
 } shmkit_chan_opts;
+
+/* shmkit_chan_opts.flags */
+/*
+ * BROADCAST only: lossless fan-out. The writer does not overwrite a
+ * message that a live reader has not read yet: a send waits for the
+ * slowest reader as an SPSC send waits for room, up to its timeout
+ * (-EAGAIN, -ETIMEDOUT), unless the writer set a lag limit
+ * (shmkit_chan_set_lag_limit). A reader that dies or closes stops holding
+ * the writer back; readers of such a channel tell the writer when they make
+ * room, which costs them a load per message.
+ */
+#define SHMKIT_CHAN_WAIT_READERS 0x1u
 
 /*
  * The bytes a channel made with opts occupies (a multiple of 128), to size a
@@ -233,6 +247,17 @@ SHMKIT_EXTERN int shmkit_chan_set_wait(shmkit_chan *ch, shmkit_chan_wait mode,
 				       int64_t spin_ns);
 
 /*
+ * Broadcast writer of a SHMKIT_CHAN_WAIT_READERS channel: how long one send
+ * may wait for a reader that is a whole ring behind before it overwrites
+ * that reader's oldest message anyway (the reader then loses it and is told
+ * so, as in a plain broadcast channel). Negative (the default): never; the
+ * send's own timeout is then the only bound. 0 overwrites at once (a plain
+ * broadcast channel). -ENOTSUP for any other handle.
+ */
+SHMKIT_EXTERN int shmkit_chan_set_lag_limit(shmkit_chan *ch,
+					    int64_t max_wait_ns);
+
+/*
  * Copy len bytes in as one message. 0 on success; -EAGAIN (timeout 0) or
  * -ETIMEDOUT when full; -EMSGSIZE if len > the channel's max_msg; -EPIPE
  * when full with no reader left, or once the stream is shut down; -EBADF if the handle is not a writer; -EBUSY if a reservation
@@ -299,7 +324,8 @@ SHMKIT_EXTERN int shmkit_chan_release(shmkit_chan *ch);
  * and checks again: it returns 0 when it is safe to wait on the descriptor,
  * 1 when the call would not block now (go round again), or a negative errno.
  * A peer wakes an armed handle at most once per arm. The descriptor may
- * also be readable spuriously. A broadcast writer never waits: -ENOTSUP.
+ * also be readable spuriously. A broadcast writer never waits, unless the
+ * channel has SHMKIT_CHAN_WAIT_READERS: -ENOTSUP.
  *
  * How: the descriptor is an epoll instance holding an AF_UNIX datagram
  * socket bound to an abstract address of shmkit's own form (published in
@@ -366,6 +392,7 @@ typedef struct shmkit_chan_info {
 	unsigned int writers;       /* live writers */
 	unsigned int readers;       /* live readers */
 	unsigned int nendpoints;    /* entries in use (alive or dead) */
+	unsigned int flags;         /* shmkit_chan_opts.flags it was made with */
 	unsigned int stream;        /* SHMKIT_CHAN_STREAM_* of the current stream */
 	uint32_t writers_expected;  /* opts.writers it was made with */
 	uint32_t writers_left;      /* writers that have left the current stream */

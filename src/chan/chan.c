@@ -101,11 +101,18 @@ static int layout(const shmkit_chan_opts *o, shmkit__chan_layout *ret,
 	}
 	if (o->writers > CHAN_WRITERS_MAX)
 		BAD("writers is at most 16777216 (2^24)");
+	if (o->flags & ~SHMKIT_CHAN_WAIT_READERS)
+		BAD("the only flag is SHMKIT_CHAN_WAIT_READERS");
+	if ((o->flags & SHMKIT_CHAN_WAIT_READERS) &&
+	    o->kind != SHMKIT_CHAN_BROADCAST)
+		BAD("SHMKIT_CHAN_WAIT_READERS is for broadcast channels (the "
+		    "other kinds never overwrite)");
 	if (o->role != SHMKIT_CHAN_NONE && o->role != SHMKIT_CHAN_WRITER &&
 	    o->role != SHMKIT_CHAN_READER)
 		BAD("the role is SHMKIT_CHAN_NONE, SHMKIT_CHAN_WRITER or "
 		    "SHMKIT_CHAN_READER");
 	L.writers = o->writers;
+	L.flags = o->flags;
 	L.kind = (uint32_t)o->kind;
 	L.capacity = cap;
 	L.max_msg = (uint32_t)msg;
@@ -164,7 +171,7 @@ int shmkit__chan_validate(const void *mem, size_t len, shmkit__chan_layout *ret)
 	memcpy(&m, mp, sizeof(m));
 	if (m.version != CHAN_VERSION || m.checksum != meta_sum(&m))
 		return -EPROTO;
-	if (m.flags != 0 || m.hdr_size != sizeof(struct chan_hdr) ||
+	if (m.hdr_size != sizeof(struct chan_hdr) ||
 	    m.ep_size != sizeof(struct chan_ep))
 		return -EPROTO;
 	if (m.kind < SHMKIT_CHAN_SPSC || m.kind > SHMKIT_CHAN_BROADCAST ||
@@ -176,6 +183,7 @@ int shmkit__chan_validate(const void *mem, size_t len, shmkit__chan_layout *ret)
 	o.max_msg = m.max_msg;
 	o.max_endpoints = m.max_endpoints;
 	o.writers = m.writers;
+	o.flags = m.flags;
 	if (shmkit__chan_layout_of(&o, &L) < 0)
 		return -EPROTO;
 	if (L.capacity != m.capacity || L.max_msg != m.max_msg ||
@@ -217,6 +225,7 @@ static void chan_init(uint8_t *base, const shmkit__chan_layout *L)
 	m->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	m->creator_pid = (uint32_t)getpid();
 	m->writers = L->writers;
+	m->flags = L->flags;
 	m->checksum = meta_sum(m);
 	ST_REL(&m->magic, CHAN_MAGIC); /* now it exists */
 }
@@ -359,6 +368,8 @@ static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
 	ch->mode = SHMKIT_CHAN_ADAPTIVE;
 	ch->spin_ns = SHMKIT_CHAN_SPIN_NS_DEFAULT;
 	ch->sock = ch->epfd = ch->tx = ch->timer = -1;
+	ch->wait_readers = !!(L.flags & SHMKIT_CHAN_WAIT_READERS);
+	ch->lag_ns = -1;
 	ch->index = UINT32_MAX;
 
 	r = shmkit__chan_self(&ch->pid, &ch->owner, &start, &ch->pidns);
@@ -375,9 +386,7 @@ static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
 			shmkit__chan_deregister(ch);
 			goto fail;
 		}
-		if (ch->always_fence &&
-		    !(ch->kind == SHMKIT_CHAN_BROADCAST &&
-		      role == SHMKIT_CHAN_WRITER))
+		if (ch->always_fence && chan_may_wait(ch))
 			shmkit__chan_set_fencer(ch, 1);
 		shmkit__chan_note_cpu(ch);
 		ch->opens_seen = LD_ACQ(&ch->h->opens[role == SHMKIT_CHAN_WRITER
@@ -563,10 +572,20 @@ int shmkit_chan_set_wait(shmkit_chan *ch, shmkit_chan_wait mode,
 	ch->spin_ns = spin_ns <= 0		   ? SHMKIT_CHAN_SPIN_NS_DEFAULT
 		      : spin_ns > INT64_C(10000000000) ? INT64_C(10000000000)
 						     : spin_ns;
-	if (ch->me && !(ch->kind == SHMKIT_CHAN_BROADCAST &&
-			ch->role == SHMKIT_CHAN_WRITER))
+	if (ch->me && chan_may_wait(ch))
 		shmkit__chan_set_fencer(ch, mode == SHMKIT_CHAN_BLOCK ||
 						    ch->always_fence);
+	return 0;
+}
+
+int shmkit_chan_set_lag_limit(shmkit_chan *ch, int64_t max_wait_ns)
+{
+	if (!ch)
+		return -EINVAL;
+	if (!ch->wait_readers || ch->role != SHMKIT_CHAN_WRITER)
+		return -ENOTSUP;
+	ch->lag_ns = max_wait_ns < 0 ? -1 : max_wait_ns;
+	ch->lag_until = 0;
 	return 0;
 }
 
@@ -688,6 +707,7 @@ int shmkit_chan_stat(shmkit_chan *ch, shmkit_chan_info *ret_info,
 	}
 	I.nendpoints = (unsigned)n;
 	I.writers_expected = ch->lay.writers;
+	I.flags = ch->lay.flags;
 	ws = LD_ACQ(&ch->h->wstate);
 	if (WS_GEN(ws) == WS_GEN(ws0) && dead_left) {
 		ws += WS_LEFT(ws) + dead_left > WS_LEFT_MAX ? 0 : dead_left;

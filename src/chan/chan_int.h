@@ -69,7 +69,7 @@ struct chan_meta {
 	uint32_t max_msg;
 	uint32_t slot_size;     /* bytes per slot, 0 for SPSC */
 	uint32_t max_endpoints;
-	uint32_t flags;         /* none defined; must be 0 */
+	uint32_t flags;         /* SHMKIT_CHAN_WAIT_READERS, nothing else */
 	uint64_t ep_off;
 	uint64_t ring_off;
 	uint64_t ring_size;     /* bytes */
@@ -129,7 +129,15 @@ struct chan_hdr {
 	uint8_t pad4[CHAN_LINE - 88];
 };
 
-/* rd_wait / wr_wait: three 21-bit counts in one word. */
+/*
+ * rd_wait / wr_wait: three 21-bit counts in one word, and UNWOKEN: some
+ * sleeper registered since that side was last woken. A sleeper sets it as
+ * it registers; the first publisher that sees it clears it and makes the
+ * one wake-up call; later publishers see it clear and make none, until a
+ * waiter registers again. The last registered sleeper to leave clears it.
+ * A publisher's fast path is then "anything but sleepers already woken?",
+ * i.e. w & ~W_SLEEP_MASK.
+ */
 #define W_SLEEP_ONE UINT64_C(1)
 #define W_ARM_ONE (UINT64_C(1) << 21)
 #define W_FENCE_ONE (UINT64_C(1) << 42)
@@ -137,6 +145,7 @@ struct chan_hdr {
 #define W_SLEEP_MASK (W_FIELD)
 #define W_ARM_MASK (W_FIELD << 21)
 #define W_FENCE_MASK (W_FIELD << 42)
+#define W_UNWOKEN (UINT64_C(1) << 63)
 
 /* chan_ep.wflags: what this endpoint added to its side's wait word. */
 #define EPW_SLEEP 1u /* sleeping on the futex */
@@ -228,6 +237,7 @@ typedef struct shmkit__chan_layout {
 	uint32_t slot_size;  /* 0 for SPSC */
 	uint32_t nep;
 	uint32_t writers;    /* expected writers per stream; 0 means any */
+	uint32_t flags;      /* shmkit_chan_opts.flags */
 	uint64_t ep_off;
 	uint64_t ring_off;
 	uint64_t ring_size;  /* bytes */
@@ -270,10 +280,13 @@ struct shmkit_chan {
 	uint8_t seen_peer;
 	uint8_t rw;              /* an endpoint: may write the header */
 	uint8_t gone;            /* the last liveness pass found no peer */
+	uint8_t wait_readers;    /* SHMKIT_CHAN_WAIT_READERS */
 	uint64_t pos;            /* SPSC: tail (writer) / head (reader);
 				    broadcast: messages written / cursor */
 	uint64_t cache;          /* SPSC writer: last head read */
 	uint64_t wstream;        /* writer: WS_STREAM() of the stream it is in */
+	uint64_t min_cursor;     /* lossless broadcast writer: slowest reader */
+	uint64_t rd_opens;       /* ... and h->opens[READER] when it looked */
 	uint64_t msgs, bytes, lost;
 	/* The pending reserve or peek. */
 	uint64_t pend_pos;       /* its position */
@@ -288,6 +301,8 @@ struct shmkit_chan {
 	uint64_t opens_seen;     /* the peers' role registrations at open */
 	uint64_t leaves_seen;    /* h->leaves at the last liveness pass */
 	uint32_t want;           /* writer: size that last did not fit */
+	int64_t lag_ns;          /* lossless broadcast writer: lag limit, or -1 */
+	int64_t lag_until;       /* when the current wait for a laggard ends */
 	uint32_t backoff;        /* pauses before the first poll of a wait */
 	uint32_t cpu;            /* 1 + the CPU we last waited on */
 	uint32_t npidfds;        /* pidfds held in peers[] (at most CHAN_PIDFDS) */
@@ -416,7 +431,7 @@ static inline void chan_published(shmkit_chan *ch, int side)
 	else
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	w = LD_RLX(chan_wait_word(ch, side));
-	if (CHAN_UNLIKELY(w != 0))
+	if (CHAN_UNLIKELY(w & ~W_SLEEP_MASK))
 		shmkit__chan_wake(ch, side, w);
 }
 
@@ -426,6 +441,14 @@ static inline void chan_count(shmkit_chan *ch, size_t len)
 	ch->bytes += len;
 	ST_RLX(&ch->me->msgs, ch->msgs);
 	ST_RLX(&ch->me->bytes, ch->bytes);
+}
+
+/* Does this handle ever wait (so may need to fence, sleep, arm)? */
+static inline int chan_may_wait(const shmkit_chan *ch)
+{
+	return ch->role != SHMKIT_CHAN_NONE &&
+	       !(ch->kind == SHMKIT_CHAN_BROADCAST &&
+		 ch->role == SHMKIT_CHAN_WRITER && !ch->wait_readers);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -33,6 +33,16 @@
  * the sequence before and after copying; a changed sequence means the
  * writer lapped them, which they count as lost and skip, resuming at the
  * oldest message still in the ring.
+ *
+ * Lossless broadcast (SHMKIT_CHAN_WAIT_READERS): before the writer reuses a
+ * slot it checks that every live reader has read the message the slot
+ * holds. Readers publish their cursor with release after each message, and
+ * the writer keeps the smallest cursor it last saw, so it looks at the
+ * entries only when that cached minimum says the slot may still be wanted
+ * (about once per ring when readers keep up) or when a reader has opened
+ * since (opens[READER] moved: a new reader's cursor, set before its role
+ * is visible, is not in the cache). A reader that made room loads the
+ * writer's wait word, as an SPSC reader does, and wakes it if it waits.
  */
 #include "chan_int.h"
 
@@ -341,9 +351,61 @@ static inline void mpmc_release(shmkit_chan *ch)
 /* Broadcast                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The smallest cursor of the registered readers (UINT64_MAX: none). */
+static uint64_t bcast_slowest(const shmkit_chan *ch)
+{
+	uint64_t lo = UINT64_MAX;
+	uint32_t i;
+
+	for (i = 1; i < ch->nep; i++) { /* entry 0 is the writer's */
+		const struct chan_ep *ep = &ch->eps[i];
+		uint64_t o = LD_ACQ(&ep->owner), c;
+
+		if (!o || (o & EP_REAPING) ||
+		    LD_ACQ(&ep->role) != SHMKIT_CHAN_READER)
+			continue;
+		c = LD_ACQ(&ep->cursor);
+		if (c < lo)
+			lo = c;
+	}
+	return lo;
+}
+
+/*
+ * Lossless broadcast: may the writer overwrite the slot of message pos?
+ * Only once every reader has read message pos - capacity, or once the lag
+ * limit has run out for this send. A dead reader holds the writer back
+ * until a liveness pass (on the -EAGAIN path) reclaims its entry.
+ */
+static __attribute__((noinline)) int bcast_room(shmkit_chan *ch)
+{
+	uint64_t gone = ch->pos - ch->cap; /* the message the slot holds */
+	int64_t now;
+
+	ch->rd_opens = LD_ACQ(&ch->h->opens[SHMKIT_CHAN_READER]);
+	ch->min_cursor = bcast_slowest(ch);
+	if (ch->min_cursor > gone)
+		return 0;
+	if (ch->lag_ns < 0)
+		return -EAGAIN;
+	now = shmkit__chan_now();
+	if (!ch->lag_until)
+		ch->lag_until = now + ch->lag_ns;
+	return now >= ch->lag_until ? 0 : -EAGAIN;
+}
+
 static inline int bcast_reserve(shmkit_chan *ch, size_t len, void **ret)
 {
 	struct chan_slot *s = chan_slot_at(ch, ch->pos);
+
+	if (CHAN_UNLIKELY(ch->wait_readers) && ch->pos >= ch->cap &&
+	    (ch->min_cursor <= ch->pos - ch->cap ||
+	     LD_RLX(&ch->h->opens[SHMKIT_CHAN_READER]) != ch->rd_opens)) {
+		int r = bcast_room(ch);
+		if (r < 0)
+			return r;
+		ch->lag_until = 0;
+	}
 
 	/* Odd: readers of the message this slot held see it going. */
 	ST_RLX(&s->seq, 2 * ch->pos + 1);
@@ -377,12 +439,24 @@ static inline int bcast_torn(const struct chan_slot *s, uint64_t seen)
 	return LD_RLX(&s->seq) != seen;
 }
 
+/* A reader's cursor moved on: say so (to a lossless writer: release, so
+ * that our reads of the slot come before it reuses it, and a wake-up). */
+static inline void bcast_moved(shmkit_chan *ch)
+{
+	if (CHAN_LIKELY(!ch->wait_readers)) {
+		ST_RLX(&ch->me->cursor, ch->pos);
+		return;
+	}
+	ST_REL(&ch->me->cursor, ch->pos);
+	chan_published(ch, SIDE_WR);
+}
+
 static inline void bcast_skip(shmkit_chan *ch, uint64_t to)
 {
 	ch->lost += to - ch->pos;
 	ch->pos = to;
 	ST_RLX(&ch->me->lost, ch->lost);
-	ST_RLX(&ch->me->cursor, to);
+	bcast_moved(ch);
 }
 
 static inline int bcast_peek(shmkit_chan *ch, size_t limit, const void **ret,
@@ -434,7 +508,7 @@ static inline int bcast_release(shmkit_chan *ch)
 		return -ESTALE;
 	}
 	ch->pos = ch->pend_pos + 1;
-	ST_RLX(&ch->me->cursor, ch->pos);
+	bcast_moved(ch);
 	chan_count(ch, ch->pend_len);
 	return 0;
 }
@@ -525,6 +599,7 @@ static inline int do_reserve(shmkit_chan *ch, size_t len, void **ret,
 	 * is the one chan_published() reads after every message anyway. */
 	if (CHAN_UNLIKELY(WS_STREAM(LD_RLX(&ch->h->wstate)) != ch->wstream))
 		return -EPIPE;
+	ch->lag_until = 0; /* a lag limit counts from this send */
 	r = try_reserve(ch, len, ret);
 	if (CHAN_LIKELY(r != -EAGAIN))
 		return r;
@@ -725,7 +800,8 @@ int shmkit__chan_ready(shmkit_chan *ch)
 		return LD_ACQ(&chan_slot_at(ch, pos)->seq) == pos;
 	}
 	default:
-		return 1;
+		return !ch->wait_readers || ch->pos < ch->cap ||
+		       bcast_slowest(ch) > ch->pos - ch->cap;
 	}
 }
 

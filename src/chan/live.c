@@ -503,6 +503,10 @@ got:
 	 * end that we are about to undo (stream_join may move us on). */
 	if (role == SHMKIT_CHAN_WRITER)
 		ST_RLX(&ep->gen, WS_GEN(LD_ACQ(&ch->h->wstate)));
+	/* A broadcast reader starts at the next message: say so before a
+	 * lossless writer can see the role, or it would wait for message 0. */
+	if (ch->kind == SHMKIT_CHAN_BROADCAST && role == SHMKIT_CHAN_READER)
+		ST_RLX(&ep->cursor, LD_ACQ(&ch->h->tail));
 	ST_REL(&ep->role, (uint32_t)role);
 	FADD(&ch->h->opens[role], 1);
 	if (role == SHMKIT_CHAN_WRITER)

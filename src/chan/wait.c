@@ -31,7 +31,14 @@
  * into -EPIPE (-ECONNRESET for a reader whose writer died) in tens of
  * milliseconds. A waker bumps the word, then
  * FUTEX_WAKEs; the waiter read the word before its re-check, so a bump in
- * between makes FUTEX_WAIT return at once.
+ * between makes FUTEX_WAIT return at once. Wake-ups are batched: a
+ * sleeper registering sets UNWOKEN in its side's wait word, the first
+ * publisher to find it set takes it and makes the one call, and every
+ * publication after that stays out of the kernel until a waiter registers
+ * again. So a stream into a sleeping reader costs one wake-up per burst,
+ * not one per message while the reader is still getting up (on a shared
+ * core it cannot even run until the writer yields, and every message of
+ * the writer's time slice used to pay a system call).
  *
  * Spinning has two refinements (see shmkit__chan_wait): a handle that keeps
  * finding bursts waits a little before its first poll, so it stops stealing
@@ -200,24 +207,42 @@ static void sleep_barrier(shmkit_chan *ch)
 	chan_full_fence();
 }
 
+/*
+ * Take one sleeper's registration back. The last registered sleeper to go
+ * clears UNWOKEN with it: nobody is left to wake, so the next publisher
+ * makes no call (a sleeper that registered, found its message on the
+ * re-check and never slept costs its publisher nothing).
+ */
+static void sleep_leave(uint64_t *word)
+{
+	uint64_t w = LD_RLX(word), nw;
+
+	do {
+		if (!(w & W_SLEEP_MASK))
+			return; /* never ours to take: a peer scribbled */
+		nw = w - W_SLEEP_ONE;
+		if (!(nw & W_SLEEP_MASK))
+			nw &= ~W_UNWOKEN;
+	} while (!CAS(word, &w, nw));
+}
+
 void shmkit__chan_unwait(shmkit_chan *ch, struct chan_ep *ep, uint32_t role,
 			 uint32_t flags)
 {
-	uint64_t sub = 0;
+	uint64_t *word, sub = 0;
 
 	(void)ep;
 	if (role != SHMKIT_CHAN_READER && role != SHMKIT_CHAN_WRITER)
 		return;
+	word = role == SHMKIT_CHAN_READER ? &ch->h->rd_wait : &ch->h->wr_wait;
 	if (flags & EPW_SLEEP)
-		sub += W_SLEEP_ONE;
+		sleep_leave(word);
 	if (flags & EPW_ARMED)
 		sub += W_ARM_ONE;
 	if (flags & EPW_FENCE)
 		sub += W_FENCE_ONE;
 	if (sub)
-		FSUB(role == SHMKIT_CHAN_READER ? &ch->h->rd_wait
-						: &ch->h->wr_wait,
-		     sub);
+		FSUB(word, sub);
 }
 
 /* -- waking --------------------------------------------------------------- */
@@ -308,6 +333,25 @@ void shmkit__chan_signal_armed(shmkit_chan *ch, int side)
 	}
 }
 
+/* Every sleeper of a side: bump the word they read, then wake them all. */
+static void wake_sleepers(shmkit_chan *ch, int side)
+{
+	uint32_t *f = chan_futex_word(ch, side);
+
+	__atomic_fetch_add(f, 1, __ATOMIC_SEQ_CST);
+	futex_wake(f, INT_MAX);
+}
+
+/*
+ * The slow half of a publication. Sleepers are woken once per burst: the
+ * first publisher to find UNWOKEN takes it (so exactly one makes the call)
+ * and wakes every sleeper of that side; until one of them registers again,
+ * publishers see it clear and stay out of the kernel, however many
+ * messages follow while the woken ones get going. Waking them all, MPMC
+ * readers included, costs a herd at the start of a burst after a quiet
+ * spell; waking one would leave the others asleep for the whole burst,
+ * since nothing would wake them again before one of them re-registers.
+ */
 void shmkit__chan_wake(shmkit_chan *ch, int side, uint64_t w)
 {
 	uint64_t *word = chan_wait_word(ch, side);
@@ -316,11 +360,9 @@ void shmkit__chan_wake(shmkit_chan *ch, int side, uint64_t w)
 		chan_full_fence();
 		w = LD_RLX(word);
 	}
-	if (w & W_SLEEP_MASK) {
-		uint32_t *f = chan_futex_word(ch, side);
-		__atomic_fetch_add(f, 1, __ATOMIC_SEQ_CST);
-		futex_wake(f, ch->kind == SHMKIT_CHAN_MPMC ? 1 : INT_MAX);
-	}
+	if ((w & W_UNWOKEN) &&
+	    (__atomic_fetch_and(word, ~W_UNWOKEN, __ATOMIC_SEQ_CST) & W_UNWOKEN))
+		wake_sleepers(ch, side);
 	if (w & W_ARM_MASK)
 		shmkit__chan_signal_armed(ch, side);
 }
@@ -333,11 +375,13 @@ void shmkit__chan_wake_all(shmkit_chan *ch)
 		return;
 	chan_full_fence();
 	for (side = SIDE_RD; side <= SIDE_WR; side++) {
-		uint64_t w = LD_RLX(chan_wait_word(ch, side));
-		if (w & W_SLEEP_MASK) {
-			uint32_t *f = chan_futex_word(ch, side);
-			__atomic_fetch_add(f, 1, __ATOMIC_SEQ_CST);
-			futex_wake(f, INT_MAX);
+		uint64_t *word = chan_wait_word(ch, side);
+		uint64_t w = LD_RLX(word);
+
+		if (w & (W_SLEEP_MASK | W_UNWOKEN)) {
+			(void)__atomic_fetch_and(word, ~W_UNWOKEN,
+						 __ATOMIC_SEQ_CST);
+			wake_sleepers(ch, side);
 		}
 		if (w & W_ARM_MASK)
 			shmkit__chan_signal_armed(ch, side);
@@ -346,11 +390,15 @@ void shmkit__chan_wake_all(shmkit_chan *ch)
 
 /* -- waiting -------------------------------------------------------------- */
 
+/* Count ourselves in (and ask for a wake-up), flag it, read the futex
+ * word, barrier: then the caller's re-check cannot miss a publication. */
 static uint32_t sleep_begin(shmkit_chan *ch, int side)
 {
+	uint64_t *word = chan_wait_word(ch, side), w = LD_RLX(word);
 	uint32_t v;
 
-	FADD(chan_wait_word(ch, side), W_SLEEP_ONE);
+	while (!CAS(word, &w, (w + W_SLEEP_ONE) | W_UNWOKEN))
+		;
 	__atomic_fetch_or(&ch->me->wflags, EPW_SLEEP, __ATOMIC_SEQ_CST);
 	v = LD_ACQ(chan_futex_word(ch, side));
 	sleep_barrier(ch);
@@ -363,7 +411,7 @@ static void sleep_end(shmkit_chan *ch, int side)
 					  __ATOMIC_SEQ_CST);
 
 	if (old & EPW_SLEEP)
-		FSUB(chan_wait_word(ch, side), W_SLEEP_ONE);
+		sleep_leave(chan_wait_word(ch, side));
 }
 
 /*
@@ -585,8 +633,8 @@ int shmkit_chan_fd(shmkit_chan *ch)
 		return -EINVAL;
 	if (!ch->me)
 		return -EBADF;
-	if (ch->kind == SHMKIT_CHAN_BROADCAST && ch->role == SHMKIT_CHAN_WRITER)
-		return -ENOTSUP;
+	if (!chan_may_wait(ch))
+		return -ENOTSUP; /* a broadcast writer that never waits */
 	if (ch->epfd >= 0)
 		return ch->epfd;
 
