@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # test_cli.sh: the shmkit command line end to end: help and version, the
 # segment round trip (create, ls, info, write, cat, who, rm), exit statuses
-# (0 done, 1 failed, 2 usage) with "shmkit:" messages, and `shmkit demo`.
-# Everything it makes is named /shmkit-test-cli-<pid>-* or uses System V
-# keys 0x5348xxxx, and the EXIT trap removes all of it whatever happens.
+# (0 done, 1 failed, 2 usage) with "shmkit:" messages that name the reason,
+# gc, and `shmkit demo`.
+# The EXIT trap removes everything it makes whatever happens: names
+# /shmkit-test-cli-<pid>-* in /dev/shm (file: segments in a directory of
+# that name) and System V keys 0x5348xxxx. gc runs only on that private
+# directory, never on all of /dev/shm, so it cannot remove anything the
+# test did not make.
 set -u
 
 CLI=${SHMKIT_CLI:?set SHMKIT_CLI to the shmkit binary}
 P="/shmkit-test-cli-$$"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmkit-test-cli.XXXXXX")
+# file: segments, and gc's private directory: on tmpfs, as /dev/shm is.
+D=$(mktemp -d "/dev/shm/shmkit-test-cli-$$-dir.XXXXXX")
 keys=""
 pids=""
 fails=0
 
 cleanup() {
   local p k f
-  for p in $pids; do kill "$p" 2>/dev/null; done
+  for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   for k in $keys; do "$CLI" rm -f "sysv:$k" >/dev/null 2>&1; done
-  for f in /dev/shm/shmkit-test-cli-$$-*; do [ -e "$f" ] && rm -f -- "$f"; done
+  for f in /dev/shm/shmkit-test-cli-$$-*; do [ -e "$f" ] && rm -rf -- "$f"; done
   rm -rf -- "$tmp"
 }
 trap cleanup EXIT
@@ -53,6 +59,12 @@ check() {
 
 out_has() { grep -qF -- "$1" "$tmp/out"; }
 err_has() { grep -qiF -- "$1" "$tmp/err"; }
+err_lacks() { ! grep -qiF -- "$1" "$tmp/err"; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# as_nobody CMD...: run CMD as uid and gid 65534 (needs root and setpriv).
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+can_drop() { is_root && command -v setpriv >/dev/null 2>&1; }
 
 json_ok() {
   command -v python3 >/dev/null 2>&1 || return 0
@@ -211,6 +223,102 @@ run 1 "cat memfd:" "$CLI" cat memfd:nothing && check "memfd: says how it is shar
 run 1 "info memfd:" "$CLI" info memfd:nothing
 run 1 "malformed spec" "$CLI" info "nonsense" && check "says what a spec looks like" err_has "posix:/name"
 
+# -- errors name the reason (issue 7, item 16) -----------------------------------------
+: >"$D/plain"             # an empty regular file
+mkdir -m 0700 "$D/closed" # a directory only root may enter
+# A malformed spec: the rule it breaks, from every command that takes one.
+run 1 "create posix:NAME without the slash" "$CLI" create "posix:shmkit-test-cli-$$-ns" 4K && {
+  check "names the rule" err_has "a posix: name is '/' followed by 1 to 255 characters, none of them '/'"
+  check "suggests the slash" err_has "did you mean posix:/shmkit-test-cli-$$-ns?"
+  check "not just 'Invalid argument'" err_lacks "invalid argument"
+}
+run 1 "create posix:/a/b" "$CLI" create "posix:$P-a/b" 4K &&
+  check "says a posix: name has no second '/'" err_has "none of them '/'"
+run 1 "info /etc/passwd" "$CLI" info /etc/passwd && {
+  check "says what a posix: name is" err_has "a posix: name is '/' followed by"
+  check "points to file:" err_has "file:/etc/passwd"
+}
+run 1 "info sysv:0 names sysv:private" "$CLI" info sysv:0 && check "says so" err_has "sysv:private"
+run 1 "cat fd:-1 names the range" "$CLI" cat fd:-1 && check "says so" err_has "0 to 2147483647"
+for c in info who cat write rm; do
+  run 1 "$c with a malformed spec" "$CLI" "$c" "posix:$P-a/b" </dev/null &&
+    check "$c names the rule" err_has "none of them '/'"
+done
+
+# A SIZE that is negative is a bad SIZE, not an unknown option.
+run 2 "create SPEC -1" "$CLI" create "posix:$P-neg" -1 && {
+  check "says SIZE must be a positive number of bytes" err_has "SIZE must be a positive number of bytes"
+  check "not 'unknown option'" err_lacks "unknown option"
+}
+run 2 "create SPEC -4K" "$CLI" create "posix:$P-neg" -4K && check "negative" err_has "'-4K' is negative"
+run 2 "write --offset -1" "$CLI" write "posix:$P-neg" --offset -1 </dev/null &&
+  check "says 0 or more" err_has "0 or more"
+check "negative sizes made nothing" test ! -e "/dev/shm$P-neg"
+
+# A create that does not fit names the limit and that the size exceeds it.
+run 1 "create 10P in /dev/shm" "$CLI" create "posix:$P-huge" 10P && {
+  check "says the size asked for exceeds /dev/shm" err_has "the size asked for (10P) exceeds the size of /dev/shm"
+  check "gives /dev/shm's size and free space" grep -qE '/dev/shm is a tmpfs of [0-9.]+[KMGTPE]? with [0-9.]+[BKMGTPE] free' "$tmp/err"
+}
+check "and made nothing" test ! -e "/dev/shm$P-huge"
+run 1 "create file: 10P" "$CLI" create "file:$D/huge" 10P &&
+  check "names the file's filesystem" err_has "exceeds the size of the filesystem of $D"
+check "and made nothing" test ! -e "$D/huge"
+run 1 "create file: past ulimit -f" sh -c 'ulimit -f 64 && exec "$@"' sh "$CLI" create "file:$D/fsz" 1M && {
+  check "says it exceeds the file size limit" err_has "exceeds this process's file size limit"
+  check "and names ulimit -f" err_has "ulimit -f allows"
+}
+check "past ulimit -f: no SIGXFSZ, nothing left behind" test ! -e "$D/fsz"
+if [ -r /proc/sys/kernel/shmmax ]; then
+  k=$(printf '0x5348%04x' $(( ($$ * 4 + 2) & 0xffff )))
+  run 1 "create sysv: 10P" "$CLI" create "sysv:$k" 10P && {
+    check "says the size asked for exceeds a limit" err_has "the size asked for (10P) exceeds"
+    check "gives kernel.shmmax and shmall" err_has "kernel.shmmax, the largest segment, is"
+  }
+fi
+
+# What was missing, and where it was looked for.
+run 1 "info a missing sysv key" "$CLI" info sysv:0x5348fffd &&
+  check "says no segment has that key" err_has "no System V segment has key 0x5348fffd"
+run 1 "info sysv:PATH#PROJ of a missing PATH" "$CLI" info "sysv:$D/nothing#1" &&
+  check "says ftok needs PATH" err_has "ftok() needs an existing PATH: $D/nothing"
+run 1 "info sysv:id= of a missing id" "$CLI" info sysv:id=2147483646 &&
+  check "says no segment has that id" err_has "no System V segment has id 2147483646"
+run 1 "create file: in a missing directory" "$CLI" create "file:$D/nodir/x" 4K &&
+  check "says the directory does not exist" err_has "the directory $D/nodir does not exist"
+run 1 "create an existing segment" "$CLI" create "file:$D/plain" 4K &&
+  check "says how to see and remove it" err_has "'shmkit rm SPEC' removes it"
+run 1 "create sysv:id=N" "$CLI" create sysv:id=1 4K &&
+  check "says ids are the kernel's" err_has "the kernel hands out ids"
+
+# file: paths that are not segments.
+ln -s "$D/plain" "$D/link"
+run 1 "cat a file: symlink" "$CLI" cat "file:$D/link" && {
+  check "says it is a symbolic link, never followed" err_has "a symbolic link, and file: paths are never followed"
+  check "says where it points" err_has "it points to $D/plain"
+}
+run 1 "info a file: symlink" "$CLI" info "file:$D/link" && check "info says so too" err_has "symbolic link"
+run 1 "cat file: a directory" "$CLI" cat "file:$D" &&
+  check "says it is a directory" err_has "$D is a directory; only a regular file can be a segment"
+run 1 "cat file:/dev/null" "$CLI" cat file:/dev/null &&
+  check "says it is a character device" err_has "/dev/null is a character device"
+run 1 "cat an empty file:" "$CLI" cat "file:$D/plain" &&
+  check "says it is an empty file" err_has "an empty file"
+
+# Permission: whose it is and who you are.
+if can_drop; then
+  "$CLI" create "posix:$P-priv" 4K >/dev/null
+  run 1 "cat another user's segment" as_nobody "$CLI" cat "posix:$P-priv" &&
+    check "says whose it is, its mode and who you are" \
+      grep -qF "Permission denied (it is owned by root (uid 0), group root, mode 0600; you are" "$tmp/err"
+    check "names the caller's uid" err_has "(uid 65534))"
+  run 1 "create file: where you may not" as_nobody "$CLI" create "file:$D/closed/x" 4K &&
+    check "says you may not create there" err_has "may not create anything in $D/closed"
+  "$CLI" rm "posix:$P-priv"
+else
+  echo "SKIP permission messages: need root and setpriv"
+fi
+
 # -- System V -----------------------------------------------------------------------
 if [ -r /proc/sysvipc/shm ]; then
   if K=$(make_sysv 8K); then
@@ -244,25 +352,46 @@ else
 fi
 
 # -- ephemeral segments and gc ---------------------------------------------------------
-E="$P-eph"; K="$P-kept"
+# ls sees stale posix: segments; gc is tried on file: segments in our
+# private directory only. The posix one goes by rm, not by gc.
+E="$P-eph"
 run 0 "create --ephemeral" "$CLI" create --ephemeral "posix:$E" 8K
-run 0 "create a persistent one" "$CLI" create "posix:$K" 8K
 run 0 "ls marks the unused ephemeral segment stale" "$CLI" ls --posix &&
   check "stale in STATUS" grep -qE "posix:$E .*stale" "$tmp/out"
-check "the persistent one is not stale" sh -c "! grep -qE 'posix:$K .*stale' '$tmp/out'"
 run 0 "ls --json says stale" "$CLI" ls --json --posix &&
   check "\"stale\": true in JSON" grep -qF '"stale": true' "$tmp/out"
-run 0 "gc --dry-run" "$CLI" gc --dry-run &&
-  check "dry run names it" out_has "would remove posix:$E"
-check "dry run removed nothing" test -e "/dev/shm$E"
-run 0 "gc" "$CLI" gc && check "gc names it" out_has "removed posix:$E"
-check "gc removed the stale one" test ! -e "/dev/shm$E"
-check "gc kept the persistent one" test -e "/dev/shm$K"
+run 0 "rm the stale posix segment" "$CLI" rm "posix:$E"
+
+G="$D/gc"
+mkdir "$G"
+run 0 "create --ephemeral file:" "$CLI" create --ephemeral "file:$G/eph" 8K
+run 0 "create a persistent file:" "$CLI" create "file:$G/kept" 8K
+run 0 "info marks it stale" "$CLI" info "file:$G/eph" &&
+  check "lifetime: ephemeral, stale" grep -qE '^lifetime: +ephemeral, stale' "$tmp/out"
+run 0 "gc --dry-run DIR" "$CLI" gc --dry-run "$G" &&
+  check "dry run names it" out_has "would remove file:$G/eph"
+check "dry run removed nothing" test -e "$G/eph"
+run 0 "gc DIR" "$CLI" gc "$G" && check "gc names it" out_has "removed file:$G/eph"
+check "gc removed the stale one" test ! -e "$G/eph"
+check "gc kept the persistent one" test -e "$G/kept"
 run 2 "create --ephemeral on sysv is refused" "$CLI" create --ephemeral sysv:0x53480999 4K
 run 2 "gc with an unknown option" "$CLI" gc --bogus
-run 1 "gc of a missing directory" "$CLI" gc /nonexistent-shmkit-dir
 run 0 "gc --help" "$CLI" gc --help
-"$CLI" rm "posix:$K" >/dev/null 2>&1
+"$CLI" rm "file:$G/kept" >/dev/null 2>&1
+
+# Issue 7: "gc /nonexistent" said "no such segment".
+run 1 "gc of a missing directory" "$CLI" gc "$D/missing" && {
+  check "says no such directory" err_has "$D/missing: no such directory"
+  check "not 'no such segment'" err_lacks "no such segment"
+}
+run 1 "gc of a file" "$CLI" gc "$D/plain" &&
+  check "says not a directory" err_has "$D/plain: not a directory"
+if can_drop; then
+  run 1 "gc of a directory we may not read" as_nobody "$CLI" gc "$D/closed" &&
+    check "says permission denied, and what gc needs" err_has "permission denied (gc needs to read and search"
+else
+  echo "SKIP gc of an unreadable directory: needs root and setpriv"
+fi
 
 # -- the demo -----------------------------------------------------------------------
 if run 0 "demo" timeout 60 "$CLI" demo; then
@@ -277,6 +406,7 @@ else
 fi
 
 # -- nothing left behind --------------------------------------------------------------
+rm -rf -- "$D"
 check "nothing of ours left in /dev/shm" sh -c "! ls /dev/shm/shmkit-test-cli-$$-* >/dev/null 2>&1"
 
 if [ "$fails" -ne 0 ]; then

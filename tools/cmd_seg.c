@@ -30,11 +30,12 @@ static const char create_usage[] =
 	"Usage: shmkit create [OPTIONS] SPEC SIZE\n"
 	"\n"
 	"Make a segment of SIZE bytes and print its spec (for sysv:private, "
-	"the\nsysv:id=N to reach it by). SIZE is a number with an optional "
-	"suffix K, M, G\nor T (powers of 1024; KB and KiB mean the same): "
-	"4096, 4K, 64M, 1.5G.\nCreation is exclusive: an existing segment is "
-	"an error. The space is reserved\nnow, so a full /dev/shm fails here "
-	"rather than crashing a user later.\n"
+	"the\nsysv:id=N to reach it by). SIZE is a positive number of bytes "
+	"with an optional\nsuffix K, M, G, T, P or E (powers of 1024; KB and "
+	"KiB mean the same): 4096,\n4K, 64M, 1.5G. Creation is exclusive: an "
+	"existing segment is an error. The\nspace is reserved now, so a full "
+	"/dev/shm fails here rather than crashing a\nuser later; when it does "
+	"not fit, the error names the limit.\n"
 	"\n"
 	"  -m, --mode MODE   permission bits in octal (default 0600: the owner "
 	"only)\n"
@@ -49,21 +50,33 @@ static const char create_usage[] =
 	"                    exits, until a program attaches it)\n"
 	"  -h, --help        show this help\n";
 
-/* Parse a SIZE operand; prints the usage error itself. */
+/* Parse a SIZE operand (what is "SIZE") or an option's size ("--offset");
+ * prints the usage error itself. */
 static int size_arg(const char *cmd, const char *what, const char *s,
 		    uint64_t *out)
 {
 	int r = cli_parse_size(s, out);
 
+	if (s[0] == '-')
+		return cli_usage_err(cmd,
+				     "%s must be %s, optionally with K, M, G, "
+				     "T, P or E: '%s' is negative",
+				     what,
+				     strcmp(what, "SIZE")
+					     ? "a number of bytes, 0 or more"
+					     : "a positive number of bytes",
+				     s);
 	if (r == -ERANGE)
-		return cli_usage_err(cmd, "%s '%s' is too large", what, s);
+		return cli_usage_err(cmd, "%s '%s' is too large (more than "
+				     "16E, 2^64 - 1 bytes)", what, s);
 	if (r == -EDOM)
 		return cli_usage_err(cmd, "%s '%s' is not a whole number of "
 				     "bytes", what, s);
 	if (r < 0)
 		return cli_usage_err(cmd,
 				     "invalid %s '%s' (expected bytes, or a "
-				     "number with K, M, G or T)",
+				     "number with K, M, G, T, P or E: 4096, "
+				     "4K, 1.5M)",
 				     what, s);
 	return 0;
 }
@@ -82,12 +95,14 @@ int cmd_create(int argc, char **argv)
 	};
 	shmkit_opts so = {0};
 	const char *spec = NULL, *size_s = NULL;
+	void (*xfsz)(int);
 	shmkit_seg *seg;
 	uint64_t size;
 	cli_args a;
 	int o, r;
 
 	cli_args_init(&a, argc, argv);
+	a.numbers_are_operands = true; /* "-1" is a bad SIZE, not an option */
 	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
 		switch (o) {
 		case CLI_ARG_BAD:
@@ -140,13 +155,15 @@ int cmd_create(int argc, char **argv)
 				     "--ephemeral is for posix: and file: "
 				     "segments (an ephemeral sysv segment "
 				     "would vanish when this command exits)");
-	r = size_arg("create", "size", size_s, &size);
+	r = size_arg("create", "SIZE", size_s, &size);
 	if (r)
 		return r;
 	if (size == 0)
-		return cli_usage_err("create", "SIZE must be more than 0");
+		return cli_usage_err("create",
+				     "SIZE must be a positive number of "
+				     "bytes: 0 is not");
 	if (size > SIZE_MAX)
-		return cli_usage_err("create", "size '%s' is too large",
+		return cli_usage_err("create", "SIZE '%s' is too large",
 				     size_s);
 	if (has_prefix(spec, "memfd:") || has_prefix(spec, "anon:"))
 		return cli_usage_err(
@@ -156,9 +173,13 @@ int cmd_create(int argc, char **argv)
 			"exits; create them from your program",
 			(int)(strchr(spec, ':') - spec + 1), spec);
 
+	/* Past ulimit -f, SIGXFSZ would kill us before the create could back
+	 * out, leaving a file behind; ignored, it is EFBIG like any limit. */
+	xfsz = signal(SIGXFSZ, SIG_IGN);
 	r = shmkit_create(spec, (size_t)size, &so, &seg);
+	signal(SIGXFSZ, xfsz);
 	if (r < 0)
-		return cli_seg_err("create", spec, r);
+		return cli_create_err(spec, size, so.flags, r);
 	printf("%s\n", shmkit_spec(seg));
 	r = shmkit_detach(seg);
 	if (r < 0)
@@ -385,7 +406,7 @@ int cmd_write(int argc, char **argv)
 			fputs(write_usage, stdout);
 			return CLI_OK;
 		case O_OFFSET:
-			r = size_arg("write", "offset", a.arg, &off);
+			r = size_arg("write", "--offset", a.arg, &off);
 			if (r)
 				return r;
 			break;
