@@ -2,7 +2,7 @@
 # test_cli.sh: the shmkit command line end to end: help and version, the
 # segment round trip (create, ls, info, write, cat, who, rm), exit statuses
 # (0 done, 1 failed, 2 usage) with "shmkit:" messages that name the reason,
-# gc, and `shmkit demo`.
+# the protections of write and rm, gc, and `shmkit demo`.
 # The EXIT trap removes everything it makes whatever happens: names
 # /shmkit-test-cli-<pid>-* in /dev/shm (file: segments in a directory of
 # that name) and System V keys 0x5348xxxx. gc runs only on that private
@@ -65,6 +65,45 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # as_nobody CMD...: run CMD as uid and gid 65534 (needs root and setpriv).
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 can_drop() { is_root && command -v setpriv >/dev/null 2>&1; }
+
+# start_mapper PATH: a python3 process (not shmkit) that maps PATH shared
+# and holds it until killed or 30 s pass; $mapper is its pid. Fails if it
+# has not mapped it within 10 s.
+start_mapper() {
+  rm -f "$tmp/mapped"
+  timeout 30 python3 -c '
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 0)
+os.close(fd)
+open(sys.argv[2], "w").close()
+time.sleep(30)' "$1" "$tmp/mapped" &
+  mapper=$!
+  pids="$pids $mapper"
+  eventually test -e "$tmp/mapped"
+}
+stop_mapper() { kill "$mapper" 2>/dev/null; wait "$mapper" 2>/dev/null; }
+
+# eventually CMD...: CMD succeeds within 10 s (tried every 0.1 s).
+eventually() {
+  local _
+  for _ in $(seq 1 100); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+# hold_by_cat SPEC: a `shmkit cat SPEC` blocked on a full pipe (SPEC must
+# be larger than a pipe holds) keeps SPEC attached; $catpid is its pid,
+# $sleeper the reader that never reads. stop_cat ends both.
+hold_by_cat() {
+  rm -f "$tmp/fifo"
+  mkfifo "$tmp/fifo"
+  sleep 10 <"$tmp/fifo" &
+  sleeper=$!
+  "$CLI" cat "$1" >"$tmp/fifo" &
+  catpid=$!
+  pids="$pids $sleeper $catpid"
+}
+stop_cat() { kill "$catpid" "$sleeper" 2>/dev/null; wait "$catpid" "$sleeper" 2>/dev/null; }
 
 json_ok() {
   command -v python3 >/dev/null 2>&1 || return 0
@@ -186,22 +225,12 @@ check "cat into a reader that stops early does not hang or crash" test "${PIPEST
 # who: a `shmkit cat` blocked on a full pipe keeps the segment mapped.
 B="posix:$P-who"
 "$CLI" create "$B" 1M >/dev/null
-mkfifo "$tmp/fifo"
-sleep 10 <"$tmp/fifo" &
-sleeper=$!
-"$CLI" cat "$B" >"$tmp/fifo" &
-catpid=$!
-pids="$pids $sleeper $catpid"
-seen=0
-for _ in $(seq 1 50); do
-  "$CLI" who "$B" >"$tmp/who" 2>&1 && grep -qE "^ *$catpid +shmkit$" "$tmp/who" && { seen=1; break; }
-  sleep 0.1
-done
-check "who shows the process that maps it" test $seen -eq 1
+hold_by_cat "$B"
+who_shows() { "$CLI" who "$1" >"$tmp/who" 2>&1 && grep -qE "^ *$2 +shmkit\$" "$tmp/who"; }
+check "who shows the process that maps it" eventually who_shows "$B" "$catpid"
 check "who has a header" grep -qE '^ *PID +COMMAND$' "$tmp/who"
 run 0 "info while mapped" "$CLI" info "$B" && check "info counts the process" grep -qE '^nprocs: +[1-9]' "$tmp/out"
-kill "$catpid" "$sleeper" 2>/dev/null
-wait "$catpid" "$sleeper" 2>/dev/null
+stop_cat
 run 0 "who when nobody maps it" "$CLI" who "$B" &&
   check "who lists nobody" test "$(wc -l <"$tmp/out")" -eq 1
 
@@ -319,6 +348,60 @@ else
   echo "SKIP permission messages: need root and setpriv"
 fi
 
+# -- write and rm leave other people's segments alone (issue 7, item 15) ---------------
+if is_root; then
+  O="posix:$P-owned"
+  "$CLI" create "$O" 4K >/dev/null
+  chown 65534 "/dev/shm$P-owned"
+  "$CLI" cat "$O" >"$tmp/before"
+  printf 'overwritten' | "$CLI" write "$O" >/dev/null 2>"$tmp/err"
+  check "write to a segment of uid 65534 is refused (exit 1)" test "${PIPESTATUS[1]}" -eq 1
+  check "says whose it is" err_has "owned by nobody (uid 65534), not by you (root, uid 0)"
+  check "says --force" err_has "pass --force to write anyway"
+  "$CLI" cat "$O" >"$tmp/after"
+  check "and wrote nothing" cmp -s "$tmp/before" "$tmp/after"
+  run 1 "rm of a segment of uid 65534" "$CLI" rm "$O" && check "says --force" err_has "pass --force to remove it anyway"
+  check "and removed nothing" test -e "/dev/shm$P-owned"
+  printf 'overwritten' | "$CLI" write --force "$O" >/dev/null 2>&1
+  check "write --force writes it" test "$("$CLI" cat "$O" | head -c 11)" = overwritten
+  run 0 "rm -f removes it" "$CLI" rm -f "$O"
+  check "it is gone" test ! -e "/dev/shm$P-owned"
+
+  "$CLI" create "file:$D/owned" 4K >/dev/null
+  chown 65534 "$D/owned"
+  run 1 "rm of a file: of uid 65534" "$CLI" rm "file:$D/owned"
+  run 0 "rm --force removes it" "$CLI" rm --force "file:$D/owned"
+  check "it is gone" test ! -e "$D/owned"
+else
+  echo "SKIP write/rm of another user's segment: needs root to chown"
+fi
+
+if command -v python3 >/dev/null 2>&1; then
+  M="posix:$P-mapped"
+  "$CLI" create "$M" 4K >/dev/null
+  if start_mapper "/dev/shm$P-mapped"; then
+    printf 'overwritten' | "$CLI" write "$M" >/dev/null 2>"$tmp/err"
+    check "write to a segment another process maps is refused (exit 1)" test "${PIPESTATUS[1]}" -eq 1
+    check "says who maps it" grep -qE "mapped by 1 process: [0-9]+ python3; pass --force to write anyway" "$tmp/err"
+    check "and wrote nothing" test -z "$("$CLI" cat "$M" | tr -d '\0')"
+    run 1 "rm of a segment another process maps" "$CLI" rm "$M" && check "says who maps it" err_has "python3"
+    check "and removed nothing" test -e "/dev/shm$P-mapped"
+    printf 'overwritten' | "$CLI" write -f "$M" >/dev/null 2>&1
+    check "write -f writes it" test "$("$CLI" cat "$M" | head -c 11)" = overwritten
+    run 0 "rm --force removes it while mapped" "$CLI" rm --force "$M"
+    check "it is gone" test ! -e "/dev/shm$P-mapped"
+  else
+    fail "the python3 helper did not map the segment"
+  fi
+  stop_mapper
+  "$CLI" rm -f "$M" >/dev/null 2>&1
+else
+  echo "SKIP write/rm of a segment a python3 process maps: no python3"
+fi
+run 0 "rm --help says what -f overrides" "$CLI" rm --help &&
+  check "rm --help: -f removes even those" out_has "remove even those"
+run 0 "write --help names --force" "$CLI" write --help && check "write --help: --force" out_has "--force"
+
 # -- System V -----------------------------------------------------------------------
 if [ -r /proc/sysvipc/shm ]; then
   if K=$(make_sysv 8K); then
@@ -331,6 +414,21 @@ if [ -r /proc/sysvipc/shm ]; then
     run 1 "info after rm" "$CLI" info "sysv:$K"
   else
     fail "could not create a System V segment: $(cat "$tmp/err")"
+  fi
+  # rm of a segment attached elsewhere: a `shmkit cat` blocked on a full
+  # pipe holds it (1M does not fit a pipe), and the kernel counts it.
+  if K2=$(make_sysv 1M); then
+    hold_by_cat "sysv:$K2"
+    attached_once() { "$CLI" info "$1" 2>/dev/null | grep -qE '^nattch: +1$'; }
+    check "a shmkit cat keeps the sysv segment attached" eventually attached_once "sysv:$K2"
+    run 1 "rm of a sysv segment attached by another process" "$CLI" rm "sysv:$K2" &&
+      check "says who maps it" err_has "mapped by 1 process: $catpid shmkit; pass --force"
+    run 0 "and it is still there" "$CLI" info "sysv:$K2"
+    run 0 "rm --force removes it" "$CLI" rm --force "sysv:$K2"
+    run 1 "its key is gone" "$CLI" info "sysv:$K2"
+    stop_cat
+  else
+    fail "could not create a 1M System V segment: $(cat "$tmp/err")"
   fi
   run 0 "create sysv:private" "$CLI" create sysv:private 4K &&
     check "create prints the id to reach it" grep -qE '^sysv:id=[0-9]+$' "$tmp/out" &&

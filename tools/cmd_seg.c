@@ -4,8 +4,10 @@
  *
  * `create` refuses memfd: and anon: up front: they live only as long as a
  * process holds them, so one made by a command that exits at once would be
- * gone before anyone could use it. `write` reads stdin straight into the
- * mapping; when stdin is a regular file its length is checked first, so
+ * gone before anyone could use it. `write` and `rm` first look at whose
+ * the segment is and who maps it, and leave alone, without --force, one the
+ * caller does not own or that another process maps. `write` reads stdin
+ * straight into the mapping; when stdin is a regular file its length is checked first, so
  * input that does not fit changes nothing, and from a pipe the segment is
  * filled to its end and the excess is reported (never written past the
  * end). `cat` ignores SIGPIPE so that a reader that goes away is an EPIPE
@@ -15,6 +17,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -187,6 +190,70 @@ int cmd_create(int argc, char **argv)
 	return CLI_OK;
 }
 
+/* -- the protections of write and rm ------------------------------------- */
+
+/*
+ * Whether write or rm may touch spec without --force: not when the caller
+ * does not own it, nor when another process maps it (a database's segment,
+ * a running program's buffer). Returns 0 to go on, a negative errno from
+ * looking (the caller reports it), or CLI_FAIL once the refusal is printed.
+ * What is mapped is what /proc shows this caller, and it can change right
+ * after the look: this guards against mistakes, not against races.
+ */
+static int guard(const char *cmd, const char *spec, const char *verb)
+{
+	char found[1024], name[CLI_NAME_BUF], me[CLI_NAME_BUF];
+	char shown[SHMKIT_SPEC_MAX];
+	shmkit_info *in = malloc(sizeof(*in));
+	pid_t *pids = NULL;
+	size_t pos = 0;
+	int r, n, i;
+
+	if (!in)
+		return -ENOMEM;
+	r = shmkit_stat(spec, in);
+	if (r < 0) {
+		free(in);
+		return r;
+	}
+	if (in->uid != geteuid())
+		cli_appendf(found, sizeof(found), &pos,
+			    "owned by %s (uid %u), not by you (%s, uid %u)",
+			    cli_user_name(in->uid, name), (unsigned)in->uid,
+			    cli_user_name(geteuid(), me), (unsigned)geteuid());
+	n = cli_who_all(spec, &pids);
+	if (n < 0)
+		n = 0; /* nobody we can see; the kernel's count still counts */
+	if (n > 0) {
+		cli_appendf(found, sizeof(found), &pos,
+			    "%smapped by %d process%s: ", pos ? "; " : "", n,
+			    n == 1 ? "" : "es");
+		for (i = 0; i < n && i < 8; i++) {
+			char comm[64], p[64];
+			cli_printable(cli_proc_comm(pids[i], comm, sizeof(comm)),
+				      p, sizeof(p));
+			cli_appendf(found, sizeof(found), &pos, "%s%d %s",
+				    i ? ", " : "", (int)pids[i], p);
+		}
+		if (n > 8)
+			cli_appendf(found, sizeof(found), &pos,
+				    " and %d more", n - 8);
+	}
+	if (in->nattch > n)
+		cli_appendf(found, sizeof(found), &pos,
+			    "%sattached %ld times (the kernel's count%s)",
+			    n ? ", " : pos ? "; " : "", in->nattch,
+			    n ? "" : "; no process this caller can see");
+	free(pids);
+	free(in);
+	if (pos == 0)
+		return 0;
+	cli_printable(spec, shown, sizeof(shown));
+	fprintf(stderr, "shmkit: %s: %s: %s; pass --force to %s anyway\n",
+		cmd, shown, found, verb);
+	return CLI_FAIL;
+}
+
 /* -- rm ------------------------------------------------------------------ */
 
 static const char rm_usage[] =
@@ -194,8 +261,13 @@ static const char rm_usage[] =
 	"\n"
 	"Remove segments by spec (posix:, sysv:, file:). Processes that have "
 	"one\nattached keep it until they detach; nobody new can attach.\n"
+	"A segment you do not own (as root: one not owned by root) or that "
+	"another\nprocess maps is left alone, and the error says whose it is "
+	"and who maps it.\n"
 	"\n"
-	"  -f, --force   a segment that does not exist is not an error\n"
+	"  -f, --force   remove even those; and a segment that does not "
+	"exist is\n"
+	"                not an error\n"
 	"  -h, --help    show this help\n";
 
 int cmd_rm(int argc, char **argv)
@@ -232,10 +304,17 @@ int cmd_rm(int argc, char **argv)
 
 	cli_args_init(&a, argc, argv);
 	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
-		int r;
+		int r = 0;
 		if (o != CLI_ARG_OPERAND)
 			continue;
-		r = shmkit_unlink(a.arg);
+		if (!force)
+			r = guard("rm", a.arg, "remove it");
+		if (r == CLI_FAIL) {
+			status = CLI_FAIL;
+			continue;
+		}
+		if (r == 0)
+			r = shmkit_unlink(a.arg);
 		if (r == -ENOENT && force)
 			continue;
 		if (r < 0)
@@ -331,14 +410,18 @@ int cmd_cat(int argc, char **argv)
 /* -- write --------------------------------------------------------------- */
 
 static const char write_usage[] =
-	"Usage: shmkit write [--offset N] SPEC\n"
+	"Usage: shmkit write [--offset N] [--force] SPEC\n"
 	"\n"
 	"Copy stdin into a segment, from byte N on (default 0). Input longer "
 	"than the\nspace from N to the end is an error: from a regular file, "
 	"nothing is written;\nfrom a pipe, the segment is filled to its end "
 	"and the rest is refused. Never\nwrites past the end.\n"
+	"A segment you do not own (as root: one not owned by root) or that "
+	"another\nprocess maps is left alone, and the error says whose it is "
+	"and who maps it.\n"
 	"\n"
 	"  -o, --offset N   where to start (a size: 512, 4K, 1M)\n"
+	"  -f, --force      write even to those\n"
 	"  -h, --help       show this help\n";
 
 static ssize_t read_retry(int fd, void *buf, size_t len)
@@ -377,13 +460,15 @@ static int fill_from_stdin(char *p, size_t space, size_t *done)
 
 int cmd_write(int argc, char **argv)
 {
-	enum { O_HELP = 1, O_OFFSET };
+	enum { O_HELP = 1, O_OFFSET, O_FORCE };
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},
 		{"offset", 'o', true, O_OFFSET},
+		{"force", 'f', false, O_FORCE},
 		{NULL, 0, false, 0},
 	};
 	const char *spec = NULL;
+	bool force = false;
 	uint64_t off = 0;
 	shmkit_seg *seg;
 	struct stat st;
@@ -410,12 +495,19 @@ int cmd_write(int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case O_FORCE:
+			force = true;
+			break;
 		}
 	}
 	if (!spec)
 		return cli_usage_err("write", "missing SPEC");
 
-	r = shmkit_attach(spec, NULL, &seg);
+	r = force ? 0 : guard("write", spec, "write");
+	if (r == CLI_FAIL)
+		return r;
+	if (r == 0)
+		r = shmkit_attach(spec, NULL, &seg);
 	if (r < 0)
 		return cli_seg_err("write", spec, r);
 	size = shmkit_size(seg);
