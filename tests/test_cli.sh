@@ -2,7 +2,8 @@
 # test_cli.sh: the shmkit command line end to end: help and version, the
 # segment round trip (create, ls, info, write, cat, who, rm), exit statuses
 # (0 done, 1 failed, 2 usage) with "shmkit:" messages that name the reason,
-# the protections of write and rm, gc, and `shmkit demo`.
+# the protections of write and rm, create --ephemeral --hold, gc, and
+# `shmkit demo`.
 # The EXIT trap removes everything it makes whatever happens: names
 # /shmkit-test-cli-<pid>-* in /dev/shm (file: segments in a directory of
 # that name) and System V keys 0x5348xxxx. gc runs only on that private
@@ -32,7 +33,8 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 pass() { echo "ok   $*"; }
 
 # run WANT DESC CMD...: run CMD, keep its output in $tmp/out and $tmp/err,
-# and check the exit status; a failure must say "shmkit:" on stderr.
+# and check the exit status; shmkit's own failures (1, 2) must say
+# "shmkit:" on stderr (other statuses are a held command's own).
 run() {
   local want=$1 desc=$2 got
   shift 2
@@ -43,7 +45,7 @@ run() {
     sed 's/^/    stderr: /' "$tmp/err" >&2
     return 1
   fi
-  if [ "$want" -ne 0 ] && ! grep -q '^shmkit: ' "$tmp/err"; then
+  if { [ "$want" -eq 1 ] || [ "$want" -eq 2 ]; } && ! grep -q '^shmkit: ' "$tmp/err"; then
     fail "$desc: no 'shmkit: ' message on stderr"
     return 1
   fi
@@ -453,12 +455,15 @@ fi
 # ls sees stale posix: segments; gc is tried on file: segments in our
 # private directory only. The posix one goes by rm, not by gc.
 E="$P-eph"
-run 0 "create --ephemeral" "$CLI" create --ephemeral "posix:$E" 8K
+run 0 "create --ephemeral" "$CLI" create --ephemeral "posix:$E" 8K &&
+  check "says on stderr that it is stale at once" err_has "stale at once"
 run 0 "ls marks the unused ephemeral segment stale" "$CLI" ls --posix &&
   check "stale in STATUS" grep -qE "posix:$E .*stale" "$tmp/out"
 run 0 "ls --json says stale" "$CLI" ls --json --posix &&
   check "\"stale\": true in JSON" grep -qF '"stale": true' "$tmp/out"
 run 0 "rm the stale posix segment" "$CLI" rm "posix:$E"
+run 0 "create --help" "$CLI" create --help &&
+  check "create --help: --ephemeral without --hold is stale at once" grep -qF "stale at" "$tmp/out"
 
 G="$D/gc"
 mkdir "$G"
@@ -472,7 +477,7 @@ check "dry run removed nothing" test -e "$G/eph"
 run 0 "gc DIR" "$CLI" gc "$G" && check "gc names it" out_has "removed file:$G/eph"
 check "gc removed the stale one" test ! -e "$G/eph"
 check "gc kept the persistent one" test -e "$G/kept"
-run 2 "create --ephemeral on sysv is refused" "$CLI" create --ephemeral sysv:0x53480999 4K
+run 2 "create --ephemeral on sysv without --hold is refused" "$CLI" create --ephemeral sysv:0x53480999 4K
 run 2 "gc with an unknown option" "$CLI" gc --bogus
 run 0 "gc --help" "$CLI" gc --help
 "$CLI" rm "file:$G/kept" >/dev/null 2>&1
@@ -489,6 +494,54 @@ if can_drop; then
     check "says permission denied, and what gc needs" err_has "permission denied (gc needs to read and search"
 else
   echo "SKIP gc of an unreadable directory: needs root and setpriv"
+fi
+
+# -- create --ephemeral --hold CMD (issue 7, item 14) -----------------------------------
+# Without --hold nothing holds an ephemeral segment once create exits. With
+# it, the segment survives gc while CMD runs, and gc removes it after.
+H="$D/held"
+mkdir "$H"
+{
+  echo '[ "$SHMKIT_SPEC" = "file:$1/seg" ] || exit 90'
+  echo '"$2" gc "$1" >/dev/null || exit 91'
+  echo '[ -e "$1/seg" ] || exit 92'
+  echo 'echo alive >"$3"'
+  echo 'exit 7'
+} >"$tmp/cmd.sh"
+run 7 "--hold: CMD's exit status passes through" \
+  timeout 30 "$CLI" create --ephemeral --hold "file:$H/seg" 4K sh "$tmp/cmd.sh" "$H" "$CLI" "$tmp/alive"
+check "--hold: SHMKIT_SPEC named it, and gc kept it while CMD ran" test "$(cat "$tmp/alive" 2>/dev/null)" = alive
+check "--hold printed nothing on stdout" test ! -s "$tmp/out"
+check "the segment is still there when CMD is done" test -e "$H/seg"
+run 0 "gc after --hold" "$CLI" gc "$H" && check "gc removed it once nobody held it" out_has "removed file:$H/seg"
+check "and it is gone" test ! -e "$H/seg"
+run 143 "--hold: a CMD killed by SIGTERM is 128+15" \
+  timeout 30 "$CLI" create --ephemeral --hold "file:$H/sig" 4K sh -c 'kill -TERM $$'
+run 127 "--hold: a CMD that does not exist is 127" \
+  timeout 30 "$CLI" create --ephemeral --hold "file:$H/nx" 4K "$D/no-such-command"
+run 0 "--hold: options after SIZE belong to CMD" \
+  timeout 30 "$CLI" create --ephemeral --hold "file:$H/opt" 4K sh -c 'echo "$1"' sh --mode &&
+  check "CMD got --mode" out_has "--mode"
+run 2 "--hold without a command" "$CLI" create --ephemeral --hold "file:$H/none" 4K &&
+  check "says it needs a command" err_has "needs a command"
+run 2 "--hold without --ephemeral" "$CLI" create --hold "file:$H/none" 4K true
+check "bad --hold usage made nothing" test ! -e "$H/none"
+run 0 "gc the rest of what --hold made" "$CLI" gc "$H"
+check "nothing left of --hold" test -z "$(ls -A "$H")"
+run 0 "--hold memfd: CMD inherits the descriptor" \
+  timeout 30 "$CLI" create --ephemeral --hold memfd:held 4K \
+  sh -c 'printf memfd! | "$1" write --force "$SHMKIT_SPEC" && "$1" cat "$SHMKIT_SPEC" | head -c 6' sh "$CLI" &&
+  check "CMD wrote and read it by fd:N" out_has "memfd!"
+run 0 "create --help" "$CLI" create --help &&
+  check "create --help names SHMKIT_SPEC" out_has "SHMKIT_SPEC"
+if [ -r /proc/sysvipc/shm ]; then
+  hid=""
+  run 0 "--hold sysv: reached by sysv:id=N" \
+    timeout 30 "$CLI" create --ephemeral --hold "sysv:$(printf "0x5348%04x" $(( ($$ * 4 + 3) & 0xffff )))" 4K \
+    sh -c 'echo "$SHMKIT_SPEC"; "$1" info "$SHMKIT_SPEC" >/dev/null' sh "$CLI" &&
+    hid=$(grep -E '^sysv:id=[0-9]+$' "$tmp/out")
+  check "SHMKIT_SPEC is sysv:id=N" test -n "$hid"
+  [ -n "$hid" ] && run 1 "the kernel freed it at its last detach" "$CLI" info "$hid"
 fi
 
 # -- the demo -----------------------------------------------------------------------

@@ -4,10 +4,14 @@
  *
  * `create` refuses memfd: and anon: up front: they live only as long as a
  * process holds them, so one made by a command that exits at once would be
- * gone before anyone could use it. `write` and `rm` first look at whose
- * the segment is and who maps it, and leave alone, without --force, one the
- * caller does not own or that another process maps. `write` reads stdin
- * straight into the mapping; when stdin is a regular file its length is checked first, so
+ * gone before anyone could use it. An ephemeral segment is in the same
+ * case, which is what `create --ephemeral --hold SPEC SIZE CMD` is for: it
+ * stays attached while CMD runs (a memfd: by the descriptor CMD inherits;
+ * an anon: mapping cannot cross exec), passes the spec in SHMKIT_SPEC and
+ * returns CMD's status, as env(1) or flock(1) would. `write` and `rm` first look at whose the segment is and who maps
+ * it, and leave alone, without --force, one the caller does not own or
+ * that another process maps. `write` reads stdin straight into the
+ * mapping; when stdin is a regular file its length is checked first, so
  * input that does not fit changes nothing, and from a pipe the segment is
  * filled to its end and the excess is reported (never written past the
  * end). `cat` ignores SIGPIPE so that a reader that goes away is an EPIPE
@@ -16,10 +20,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static bool has_prefix(const char *s, const char *p)
@@ -31,6 +37,8 @@ static bool has_prefix(const char *s, const char *p)
 
 static const char create_usage[] =
 	"Usage: shmkit create [OPTIONS] SPEC SIZE\n"
+	"       shmkit create --ephemeral --hold [OPTIONS] SPEC SIZE CMD "
+	"[ARGS...]\n"
 	"\n"
 	"Make a segment of SIZE bytes and print its spec (for sysv:private, "
 	"the\nsysv:id=N to reach it by). SIZE is a positive number of bytes "
@@ -47,10 +55,37 @@ static const char create_usage[] =
 	"  --no-reserve      do not reserve the space (sparse; when tmpfs "
 	"fills up,\n"
 	"                    whoever touches a missing page gets SIGBUS)\n"
-	"  --ephemeral       posix:/file: only: 'shmkit gc' may remove it once "
-	"no\n"
-	"                    process uses it (which is as soon as this command\n"
-	"                    exits, until a program attaches it)\n"
+	"  --ephemeral       posix: and file: only, without --hold: 'shmkit "
+	"gc' may\n"
+	"                    remove the segment once no process holds it. "
+	"Nothing\n"
+	"                    holds it after this command exits, so it is "
+	"stale at\n"
+	"                    once: gc removes it unless a program has "
+	"attached it\n"
+	"  --hold            with --ephemeral: keep the segment attached "
+	"while CMD\n"
+	"                    runs. CMD is what follows SPEC and SIZE, its "
+	"options\n"
+	"                    included. It finds the spec in the environment\n"
+	"                    variable SHMKIT_SPEC (fd:N for a memfd:, whose\n"
+	"                    descriptor it inherits). shmkit prints nothing "
+	"and\n"
+	"                    exits with CMD's status (128+N if signal N "
+	"killed it,\n"
+	"                    126 or 127 if CMD could not be run); ^C goes to "
+	"CMD.\n"
+	"                    Then it detaches and removes nothing: once no "
+	"process\n"
+	"                    holds it, 'shmkit gc' removes an ephemeral "
+	"posix: or\n"
+	"                    file: segment; the kernel frees a sysv: one at "
+	"its last\n"
+	"                    detach, a memfd: one with its last descriptor. "
+	"While\n"
+	"                    CMD runs this command maps the segment, so "
+	"'shmkit\n"
+	"                    write' and 'rm' of it need --force.\n"
 	"  -h, --help        show this help\n";
 
 /* Parse a SIZE operand (what is "SIZE") or an option's size ("--offset");
@@ -84,9 +119,112 @@ static int size_arg(const char *cmd, const char *what, const char *s,
 	return 0;
 }
 
+static volatile sig_atomic_t hold_child;
+
+/* SIGTERM or SIGHUP to us is for CMD too; we wait for it to go. */
+static void forward(int sig)
+{
+	if (hold_child > 0)
+		kill((pid_t)hold_child, sig);
+}
+
+/*
+ * Run cmd with SHMKIT_SPEC in its environment while this process keeps seg
+ * attached; return cmd's exit status as a shell gives it. The child gets
+ * the signal dispositions and mask we had; only a memfd's descriptor is
+ * let through exec (every other one stays close-on-exec).
+ */
+static int hold_while(shmkit_seg *seg, char **cmd)
+{
+	static const int fwd[] = {SIGTERM, SIGHUP}, ign[] = {SIGINT, SIGQUIT};
+	struct sigaction sa, old[4], chld;
+	char spec[SHMKIT_SPEC_MAX];
+	sigset_t block, saved;
+	int fd = -1, st = 0, status;
+	size_t i;
+	pid_t pid, w;
+
+	if (shmkit_backend_of(seg) == SHMKIT_BACKEND_MEMFD) {
+		fd = shmkit_fd(seg);
+		snprintf(spec, sizeof(spec), "fd:%d", fd);
+	} else {
+		snprintf(spec, sizeof(spec), "%s", shmkit_spec(seg));
+	}
+	sigemptyset(&block);
+	for (i = 0; i < 2; i++) {
+		sigaddset(&block, fwd[i]);
+		sigaddset(&block, ign[i]);
+	}
+	sigprocmask(SIG_BLOCK, &block, &saved);
+	/* An inherited SIG_IGN for SIGCHLD would make waitpid() lose CMD's
+	 * status; CMD gets back what we were given. */
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, &chld);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		sigaction(SIGCHLD, &chld, NULL);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		if ((fd >= 0 && fcntl(fd, F_SETFD, 0) < 0) ||
+		    setenv("SHMKIT_SPEC", spec, 1) < 0) {
+			cli_errf("create: %s: %s", cmd[0], strerror(errno));
+			_exit(126);
+		}
+		execvp(cmd[0], cmd);
+		cli_errf("create: %s: %s", cmd[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	if (pid < 0) {
+		cli_errf("create: fork: %s", strerror(errno));
+		sigaction(SIGCHLD, &chld, NULL);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		return CLI_FAIL;
+	}
+	hold_child = pid;
+	for (i = 0; i < 2; i++) {
+		sa.sa_handler = forward;
+		sigaction(fwd[i], &sa, &old[i]);
+		sa.sa_handler = SIG_IGN; /* the terminal sends it to CMD too */
+		sigaction(ign[i], &sa, &old[2 + i]);
+	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	if (w < 0)
+		cli_errf("create: waiting for %s: %s", cmd[0], strerror(errno));
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	hold_child = 0;
+	for (i = 0; i < 2; i++) {
+		sigaction(fwd[i], &old[i], NULL);
+		sigaction(ign[i], &old[2 + i], NULL);
+	}
+	sigaction(SIGCHLD, &chld, NULL);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	if (w < 0)
+		status = CLI_FAIL;
+	else if (WIFEXITED(st))
+		status = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		status = 128 + WTERMSIG(st);
+	else
+		status = CLI_FAIL;
+	return status;
+}
+
 int cmd_create(int argc, char **argv)
 {
-	enum { O_HELP = 1, O_MODE, O_HUGE, O_PREFAULT, O_NORESERVE, O_EPHEMERAL };
+	enum {
+		O_HELP = 1,
+		O_MODE,
+		O_HUGE,
+		O_PREFAULT,
+		O_NORESERVE,
+		O_EPHEMERAL,
+		O_HOLD
+	};
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},
 		{"mode", 'm', true, O_MODE},
@@ -94,19 +232,22 @@ int cmd_create(int argc, char **argv)
 		{"prefault", 0, false, O_PREFAULT},
 		{"no-reserve", 0, false, O_NORESERVE},
 		{"ephemeral", 0, false, O_EPHEMERAL},
+		{"hold", 0, false, O_HOLD},
 		{NULL, 0, false, 0},
 	};
 	shmkit_opts so = {0};
 	const char *spec = NULL, *size_s = NULL;
+	char **cmd = NULL;
+	bool hold = false, eph, nameless;
 	void (*xfsz)(int);
 	shmkit_seg *seg;
 	uint64_t size;
 	cli_args a;
-	int o, r;
+	int o, r, status;
 
 	cli_args_init(&a, argc, argv);
 	a.numbers_are_operands = true; /* "-1" is a bad SIZE, not an option */
-	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+	while (!cmd && (o = cli_next(&a, opts)) != CLI_ARG_END) {
 		switch (o) {
 		case CLI_ARG_BAD:
 			return CLI_USAGE;
@@ -115,6 +256,8 @@ int cmd_create(int argc, char **argv)
 				spec = a.arg;
 			else if (!size_s)
 				size_s = a.arg;
+			else if (hold)
+				cmd = &a.argv[a.i - 1]; /* CMD and all after */
 			else
 				return cli_usage_err("create",
 						     "unexpected argument '%s'",
@@ -148,16 +291,23 @@ int cmd_create(int argc, char **argv)
 		case O_EPHEMERAL:
 			so.flags |= SHMKIT_F_EPHEMERAL;
 			break;
+		case O_HOLD:
+			hold = true;
+			break;
 		}
 	}
+	eph = so.flags & SHMKIT_F_EPHEMERAL;
 	if (!spec || !size_s)
 		return cli_usage_err("create", "expected SPEC and SIZE");
-	if ((so.flags & SHMKIT_F_EPHEMERAL) && strncmp(spec, "posix:", 6) &&
-	    spec[0] != '/' && strncmp(spec, "file:", 5))
+	if (hold && !eph)
 		return cli_usage_err("create",
-				     "--ephemeral is for posix: and file: "
-				     "segments (an ephemeral sysv segment "
-				     "would vanish when this command exits)");
+				     "--hold is for --ephemeral segments (a "
+				     "persistent one outlives CMD anyway)");
+	if (hold && !cmd)
+		return cli_usage_err("create",
+				     "--hold needs a command to run: create "
+				     "--ephemeral --hold SPEC SIZE CMD "
+				     "[ARGS...]");
 	r = size_arg("create", "SIZE", size_s, &size);
 	if (r)
 		return r;
@@ -168,13 +318,26 @@ int cmd_create(int argc, char **argv)
 	if (size > SIZE_MAX)
 		return cli_usage_err("create", "SIZE '%s' is too large",
 				     size_s);
-	if (has_prefix(spec, "memfd:") || has_prefix(spec, "anon:"))
+	nameless = has_prefix(spec, "memfd:") || has_prefix(spec, "anon:");
+	if (has_prefix(spec, "anon:") || (nameless && !hold))
 		return cli_usage_err(
 			"create",
 			"%.*s segments live only as long as a process holds "
 			"them, so one made here would vanish when shmkit "
-			"exits; create them from your program",
-			(int)(strchr(spec, ':') - spec + 1), spec);
+			"exits; create them from your program%s",
+			(int)(strchr(spec, ':') - spec + 1), spec,
+			has_prefix(spec, "anon:")
+				? " (an anon: mapping does not survive exec, "
+				  "so --hold cannot pass it on)"
+				: ", or keep one while a command runs with "
+				  "--ephemeral --hold");
+	if (eph && !hold && has_prefix(spec, "sysv:"))
+		return cli_usage_err("create",
+				     "--ephemeral sysv: segments are freed "
+				     "when this command exits, unless --hold "
+				     "keeps one while a command runs");
+	if (has_prefix(spec, "memfd:"))
+		so.flags &= ~SHMKIT_F_EPHEMERAL; /* always so, by nature */
 
 	/* Past ulimit -f, SIGXFSZ would kill us before the create could back
 	 * out, leaving a file behind; ignored, it is EFBIG like any limit. */
@@ -183,11 +346,25 @@ int cmd_create(int argc, char **argv)
 	signal(SIGXFSZ, xfsz);
 	if (r < 0)
 		return cli_create_err(spec, size, so.flags, r);
-	printf("%s\n", shmkit_spec(seg));
+	if (hold) {
+		status = hold_while(seg, cmd);
+	} else {
+		printf("%s\n", shmkit_spec(seg));
+		status = CLI_OK;
+	}
+	if (eph && !hold) {
+		char shown[SHMKIT_SPEC_MAX];
+		cli_printable(shmkit_spec(seg), shown, sizeof(shown));
+		cli_errf("create: note: %s is ephemeral and nothing holds it "
+			 "once this command exits: it is stale at once, and "
+			 "'shmkit gc' removes it unless a program attaches it "
+			 "first (--hold CMD keeps it while CMD runs)",
+			 shown);
+	}
 	r = shmkit_detach(seg);
-	if (r < 0)
+	if (r < 0 && status == CLI_OK)
 		return cli_seg_err("create", spec, r);
-	return CLI_OK;
+	return status;
 }
 
 /* -- the protections of write and rm ------------------------------------- */
