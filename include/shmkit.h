@@ -77,6 +77,22 @@ typedef enum shmkit_backend {
 /* "posix", "sysv", ... or "?" for a value out of range. */
 SHMKIT_EXTERN const char *shmkit_backend_name(shmkit_backend b);
 
+/*
+ * Why spec is not a well-formed segment spec, or NULL when it is one.
+ *
+ * The answer is a static English phrase that names the rule broken and the
+ * form or range allowed, e.g. "a posix: name is '/' followed by 1 to 255
+ * characters, none of them '/'"; it reads well after "SPEC: " in a message
+ * and must not be freed. It comes from the parser every call uses, so a
+ * spec refused here is one that every call taking a spec refuses with
+ * -EINVAL or -ENAMETOOLONG, and NULL means every call parses it. NULL says
+ * nothing more: the segment may not exist, and an operation may still
+ * refuse a well-formed spec (sysv:id=N cannot be created, sysv:private
+ * cannot be attached). spec may be NULL. Reads nothing on the host;
+ * thread-safe.
+ */
+SHMKIT_EXTERN const char *shmkit_spec_check(const char *spec);
+
 typedef enum shmkit_opcode {
 	SHMKIT_OP_CREATE,
 	SHMKIT_OP_ATTACH,

@@ -22,8 +22,9 @@
 
 #define SHMKIT__HIDDEN __attribute__((visibility("hidden")))
 
-/* POSIX shm names: "/" + up to NAME_MAX-1 bytes; memfd names: 249 bytes. */
-#define SHMKIT__POSIX_NAME_MAX (NAME_MAX)
+/* POSIX shm names: "/" + up to NAME_MAX bytes (one tmpfs file name); memfd
+ * names: 249 bytes. Plain numbers: spec.c spells them in its messages. */
+#define SHMKIT__POSIX_NAME_MAX NAME_MAX
 #define SHMKIT__MEMFD_NAME_MAX 249
 
 /* A parsed spec. Pure data: parsing touches nothing on the host. */
@@ -44,7 +45,7 @@ typedef struct shmkit__spec {
 /*
  * Parse spec into *out. Returns 0 or -EINVAL (malformed), -ENAMETOOLONG
  * (name over the backend's limit). Touches nothing but *out, and *out only
- * on success.
+ * on success. shmkit_spec_check() says why a spec is refused here.
  */
 SHMKIT__HIDDEN int shmkit__spec_parse(const char *spec, shmkit__spec *out);
 

@@ -5,11 +5,70 @@
  * host and writes nothing but its output, so it can be fuzzed on its own.
  * Numbers are strict (digits only, no sign, no spaces, overflow refused) so
  * that "sysv:12 " or "fd:-1" is an error rather than a surprise.
+ *
+ * Every rejection names the rule it applied (a why_* phrase below), and
+ * shmkit_spec_check() hands that phrase to the user: the explanation comes
+ * from the very line that refused the spec, so it cannot drift from the
+ * rules. The hot path pays one pointer store, on failure only.
  */
 #include "internal.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The limits below are spelt in the phrases as numbers. */
+_Static_assert(INT_MAX == 2147483647, "ids and descriptors are 31-bit");
+
+static const char why_null[] = "no spec given";
+static const char why_empty[] = "the spec is empty";
+static const char why_form[] =
+	"a spec is BACKEND:NAME (posix:/name, sysv:KEY, sysv:id=N, "
+	"sysv:PATH#PROJ, sysv:private, file:PATH, memfd:NAME, fd:N, anon:), "
+	"or /name for posix";
+static const char why_backend[] =
+	"the backend before ':' is none of posix, sysv, file, memfd, fd, anon "
+	"and win (in lower case)";
+static const char why_posix[] =
+	"a posix: name is '/' followed by 1 to " STR(SHMKIT__POSIX_NAME_MAX)
+	" characters, none of them '/'";
+static const char why_posix_dot[] = "a posix: name cannot be '/.' or '/..'";
+static const char why_sysv_key[] =
+	"a sysv: key is a number from 1 to 0xffffffff, decimal or hex after "
+	"0x (or use sysv:id=N, sysv:PATH#PROJ or sysv:private)";
+static const char why_sysv_zero[] =
+	"sysv key 0 is IPC_PRIVATE, which is spelt sysv:private";
+static const char why_sysv_id[] =
+	"sysv:id=N takes a decimal id from 0 to 2147483647, as 'ipcs -m' "
+	"shows it";
+static const char why_ftok[] =
+	"sysv:PATH#PROJ takes a path, then '#' and a decimal project number "
+	"from 1 to 255";
+static const char why_ftok_long[] =
+	"the PATH of sysv:PATH#PROJ must be shorter than PATH_MAX "
+	"(" STR(PATH_MAX) " bytes)";
+static const char why_file[] = "file: needs a path, as in file:/dev/shm/name";
+static const char why_file_long[] =
+	"a file: path must be shorter than PATH_MAX (" STR(PATH_MAX) " bytes)";
+static const char why_memfd_long[] =
+	"a memfd: name is at most " STR(SHMKIT__MEMFD_NAME_MAX)
+	" bytes (memfd_create's limit)";
+static const char why_anon_long[] =
+	"an anon: label is at most " STR(SHMKIT__MEMFD_NAME_MAX) " bytes";
+static const char why_fd[] =
+	"fd:N takes a decimal descriptor number from 0 to 2147483647";
+static const char why_win[] = "win: needs a name";
+static const char why_win_long[] =
+	"a win: name is at most " STR(SHMKIT__POSIX_NAME_MAX) " bytes";
+
+/* Refuse with err, naming the rule. */
+static int refuse(const char **why, const char *rule, int err)
+{
+	*why = rule;
+	return err;
+}
 
 /* Parse an unsigned number: decimal, or hex after "0x". Strict. */
 static int parse_u64(const char *s, int allow_hex, unsigned long long max,
@@ -42,31 +101,32 @@ static int parse_u64(const char *s, int allow_hex, unsigned long long max,
 	return 0;
 }
 
-static int copy_name(char *dst, const char *src, size_t max)
+static int copy_name(char *dst, const char *src, size_t max,
+		     const char **why, const char *too_long)
 {
 	size_t n = strlen(src);
 	if (n > max)
-		return -ENAMETOOLONG;
+		return refuse(why, too_long, -ENAMETOOLONG);
 	memcpy(dst, src, n + 1);
 	return 0;
 }
 
-static int parse_posix(const char *name, shmkit__spec *sp)
+static int parse_posix(const char *name, shmkit__spec *sp, const char **why)
 {
 	/* shm_open(3): one leading '/', then up to NAME_MAX bytes, no '/'. */
 	if (name[0] != '/' || name[1] == '\0')
-		return -EINVAL;
+		return refuse(why, why_posix, -EINVAL);
 	if (strchr(name + 1, '/'))
-		return -EINVAL;
+		return refuse(why, why_posix, -EINVAL);
 	if (!strcmp(name + 1, ".") || !strcmp(name + 1, ".."))
-		return -EINVAL;
+		return refuse(why, why_posix_dot, -EINVAL);
 	if (strlen(name + 1) > SHMKIT__POSIX_NAME_MAX)
-		return -ENAMETOOLONG;
+		return refuse(why, why_posix, -ENAMETOOLONG);
 	sp->backend = SHMKIT_BACKEND_POSIX;
-	return copy_name(sp->name, name, sizeof(sp->name) - 1);
+	return copy_name(sp->name, name, sizeof(sp->name) - 1, why, why_posix);
 }
 
-static int parse_sysv(const char *rest, shmkit__spec *sp)
+static int parse_sysv(const char *rest, shmkit__spec *sp, const char **why)
 {
 	unsigned long long v = 0;
 	const char *hash;
@@ -76,7 +136,7 @@ static int parse_sysv(const char *rest, shmkit__spec *sp)
 	if (!strncmp(rest, "id=", 3)) {
 		r = parse_u64(rest + 3, 0, INT_MAX, &v);
 		if (r < 0)
-			return r;
+			return refuse(why, why_sysv_id, r);
 		sp->by_id = true;
 		sp->shmid = (int)v;
 		return 0;
@@ -90,9 +150,9 @@ static int parse_sysv(const char *rest, shmkit__spec *sp)
 		size_t plen = (size_t)(hash - rest);
 		r = parse_u64(hash + 1, 0, 255, &v);
 		if (r < 0 || v == 0 || plen == 0)
-			return -EINVAL;
+			return refuse(why, why_ftok, -EINVAL);
 		if (plen >= sizeof(sp->name))
-			return -ENAMETOOLONG;
+			return refuse(why, why_ftok_long, -ENAMETOOLONG);
 		memcpy(sp->name, rest, plen);
 		sp->name[plen] = '\0';
 		sp->by_ftok = true;
@@ -101,14 +161,15 @@ static int parse_sysv(const char *rest, shmkit__spec *sp)
 	}
 	r = parse_u64(rest, 1, 0xffffffffull, &v);
 	if (r < 0)
-		return r;
+		return refuse(why, why_sysv_key, r);
 	if (v == 0) /* IPC_PRIVATE is spelt "sysv:private" */
-		return -EINVAL;
+		return refuse(why, why_sysv_zero, -EINVAL);
 	sp->key = (key_t)(uint32_t)v;
 	return 0;
 }
 
-int shmkit__spec_parse(const char *spec, shmkit__spec *out)
+/* The parser proper; on failure *why names the rule the spec broke. */
+static int parse(const char *spec, shmkit__spec *out, const char **why)
 {
 	shmkit__spec sp;
 	unsigned long long v = 0;
@@ -116,8 +177,10 @@ int shmkit__spec_parse(const char *spec, shmkit__spec *out)
 	size_t plen;
 	int r;
 
-	if (!spec || !*spec || !out)
-		return -EINVAL;
+	if (!spec)
+		return refuse(why, why_null, -EINVAL);
+	if (!*spec)
+		return refuse(why, why_empty, -EINVAL);
 	/* Not memset: name[] is PATH_MAX bytes, and every create and attach
 	 * comes through here. Only the used prefix of name is ever read. */
 	sp.backend = SHMKIT_BACKEND_NONE;
@@ -130,42 +193,48 @@ int shmkit__spec_parse(const char *spec, shmkit__spec *out)
 	sp.fd = -1;
 
 	if (spec[0] == '/') {
-		r = parse_posix(spec, &sp);
+		r = parse_posix(spec, &sp, why);
 		goto done;
 	}
 	colon = strchr(spec, ':');
 	if (!colon)
-		return -EINVAL;
+		return refuse(why, why_form, -EINVAL);
 	plen = (size_t)(colon - spec);
 	const char *rest = colon + 1;
 
 #define PREFIX(p) (plen == sizeof(p) - 1 && !memcmp(spec, p, plen))
 	if (PREFIX("posix")) {
-		r = parse_posix(rest, &sp);
+		r = parse_posix(rest, &sp, why);
 	} else if (PREFIX("sysv")) {
-		r = parse_sysv(rest, &sp);
+		r = parse_sysv(rest, &sp, why);
 	} else if (PREFIX("file")) {
 		if (!*rest)
-			return -EINVAL;
+			return refuse(why, why_file, -EINVAL);
 		sp.backend = SHMKIT_BACKEND_FILE;
-		r = copy_name(sp.name, rest, sizeof(sp.name) - 1);
+		r = copy_name(sp.name, rest, sizeof(sp.name) - 1, why,
+			      why_file_long);
 	} else if (PREFIX("memfd")) {
 		sp.backend = SHMKIT_BACKEND_MEMFD;
-		r = copy_name(sp.name, rest, SHMKIT__MEMFD_NAME_MAX);
+		r = copy_name(sp.name, rest, SHMKIT__MEMFD_NAME_MAX, why,
+			      why_memfd_long);
 	} else if (PREFIX("fd")) {
 		r = parse_u64(rest, 0, INT_MAX, &v);
+		if (r < 0)
+			return refuse(why, why_fd, r);
 		sp.backend = SHMKIT_BACKEND_FD;
 		sp.fd = (int)v;
 	} else if (PREFIX("anon")) {
 		sp.backend = SHMKIT_BACKEND_ANON;
-		r = copy_name(sp.name, rest, SHMKIT__MEMFD_NAME_MAX);
+		r = copy_name(sp.name, rest, SHMKIT__MEMFD_NAME_MAX, why,
+			      why_anon_long);
 	} else if (PREFIX("win")) {
 		if (!*rest)
-			return -EINVAL;
+			return refuse(why, why_win, -EINVAL);
 		sp.backend = SHMKIT_BACKEND_WIN;
-		r = copy_name(sp.name, rest, SHMKIT__POSIX_NAME_MAX);
+		r = copy_name(sp.name, rest, SHMKIT__POSIX_NAME_MAX, why,
+			      why_win_long);
 	} else {
-		return -EINVAL;
+		return refuse(why, why_backend, -EINVAL);
 	}
 #undef PREFIX
 done:
@@ -180,6 +249,23 @@ done:
 	out->fd = sp.fd;
 	memcpy(out->name, sp.name, strlen(sp.name) + 1);
 	return 0;
+}
+
+int shmkit__spec_parse(const char *spec, shmkit__spec *out)
+{
+	const char *why;
+
+	if (!out)
+		return -EINVAL;
+	return parse(spec, out, &why);
+}
+
+const char *shmkit_spec_check(const char *spec)
+{
+	shmkit__spec sp;
+	const char *why = NULL;
+
+	return parse(spec, &sp, &why) < 0 ? why : NULL;
 }
 
 /* prefix + name into buf, without snprintf's cost on the hot path. */

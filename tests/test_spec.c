@@ -5,7 +5,8 @@
  * the static library, where they are reachable. Every accepted form of the
  * table in shmkit.h is parsed and checked field by field, every rejection
  * must leave the output untouched, and format(parse(s)) must be canonical
- * and parse again to the same thing.
+ * and parse again to the same thing. shmkit_spec_check() must agree with
+ * the parser on every one of them, and explain each refusal by its rule.
  */
 #include "internal.h"
 #include "test.h"
@@ -59,7 +60,23 @@ static shmkit__spec parse_ok(const char *s)
 	r = shmkit__spec_parse(s, &sp);
 	if (r < 0)
 		FAIL_("parse(\"%s\") refused: %s", s, shmkit_err_name(r));
+	if (shmkit_spec_check(s))
+		FAIL_("spec_check(\"%.60s\") refuses what parses: %s", s,
+		      shmkit_spec_check(s));
 	return sp;
+}
+
+/* A reason is one phrase: lower case first, no newline, no final stop. */
+static void check_phrase(const char *s, const char *why)
+{
+	size_t n;
+
+	if (!why)
+		FAIL_("spec_check(\"%.60s\") accepts what parse refuses", s);
+	n = strlen(why);
+	if (n < 10 || strchr(why, '\n') || why[n - 1] == '.' ||
+	    (why[0] >= 'A' && why[0] <= 'Z'))
+		FAIL_("spec_check(\"%.60s\"): not a phrase: \"%s\"", s, why);
 }
 
 /* s must be refused with exactly -err and *out left alone. */
@@ -76,6 +93,19 @@ static void parse_bad(const char *s, int err)
 		      r < 0 ? shmkit_err_name(r) : "accepted");
 	if (!untouched(&sp))
 		FAIL_("parse(\"%.60s\") wrote its output on failure", s);
+	check_phrase(s, shmkit_spec_check(s));
+}
+
+/* spec_check(s) names the rule: its text has every one of the words. */
+static void says(const char *s, const char *w1, const char *w2)
+{
+	const char *why = shmkit_spec_check(s);
+
+	check_phrase(s, why);
+	if (!strstr(why, w1) || (w2 && !strstr(why, w2)))
+		FAIL_("spec_check(\"%.60s\") = \"%s\": wanted \"%s\"%s%s%s", s,
+		      why, w1, w2 ? " and \"" : "", w2 ? w2 : "",
+		      w2 ? "\"" : "");
 }
 
 /* format(parse(s)) == canon, and canon parses to the same spec. */
@@ -347,6 +377,48 @@ static void format_limits(void)
 	ASSERT_ERR(shmkit__spec_format(&sp, buf, sizeof(buf)), EINVAL);
 }
 
+/*
+ * Issue 7: "shmkit create posix:name 4K", "create posix:/a/b 4K" and
+ * "info /etc/passwd" said only "Invalid argument". The reason must name
+ * the rule and the allowed form or range.
+ */
+static void spec_check_names_the_rule(void)
+{
+	static char ftok_long[PATH_MAX + 16];
+
+	says("posix:name", "'/' followed by 1 to 255 characters",
+	     "none of them '/'");
+	says("posix:/a/b", "'/' followed by 1 to 255", NULL);
+	says("/etc/passwd", "a posix: name", NULL);
+	says(repeat("posix:/", 'x', NAME_MAX + 1), "1 to 255", NULL);
+	says("posix:/..", "'/..'", NULL);
+	says("nonsense", "BACKEND:NAME", "file:PATH");
+	says("POSIX:/x", "posix, sysv, file, memfd, fd, anon", "lower case");
+	says("sysv:0", "sysv:private", NULL);
+	says("sysv:0x100000000", "1 to 0xffffffff", NULL);
+	says("sysv:id=-1", "0 to 2147483647", NULL);
+	says("sysv:/p#256", "1 to 255", NULL);
+	says("sysv:#1", "takes a path", NULL);
+	snprintf(ftok_long, sizeof(ftok_long), "%s#1",
+		 repeat("sysv:/", 'p', PATH_MAX));
+	says(ftok_long, "PATH_MAX", NULL);
+	says("file:", "needs a path", NULL);
+	says(repeat("file:/", 'f', PATH_MAX), "PATH_MAX (4096 bytes)", NULL);
+	says(repeat("memfd:", 'm', 250), "at most 249 bytes", NULL);
+	says(repeat("anon:", 'a', 250), "at most 249 bytes", NULL);
+	says("fd:x", "0 to 2147483647", NULL);
+	says("win:", "needs a name", NULL);
+	says("", "empty", NULL);
+	check_phrase("NULL", shmkit_spec_check(NULL));
+
+	/* Distinct rules, distinct words: the reason is not one catch-all. */
+	ASSERT(strcmp(shmkit_spec_check("posix:x"),
+		      shmkit_spec_check("sysv:x")));
+	ASSERT(strcmp(shmkit_spec_check("sysv:x"), shmkit_spec_check("fd:x")));
+	says("sysv:/tmp/x#0", "1 to 255", NULL);
+}
+
 TEST_MAIN("spec", TEST(posix_forms), TEST(posix_rejects), TEST(sysv_forms),
 	  TEST(sysv_rejects), TEST(other_forms), TEST(other_rejects),
-	  TEST(canonical), TEST(format_limits))
+	  TEST(canonical), TEST(format_limits),
+	  TEST(spec_check_names_the_rule))

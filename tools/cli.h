@@ -10,10 +10,11 @@
  *   CLI_FAIL (1)   the operation failed
  *   CLI_USAGE (2)  bad command line
  *
- * Errors go to stderr as "shmkit: <what>: <why>", where <why> is
- * shmkit_strerror() of the error, sometimes followed by a hint in
- * parentheses. Normal output goes to stdout; main() checks that it was
- * written.
+ * Errors go to stderr as "shmkit: <what>: <why>", and about a segment as
+ * "shmkit: <cmd>: <spec>: <why> (<hint>)": <why> names what was wrong
+ * (shmkit_strerror() of the error, or a more exact reason), the hint what
+ * is allowed or what to check. Normal output goes to stdout; main() checks
+ * that it was written.
  */
 #ifndef SHMKIT_CLI_H
 #define SHMKIT_CLI_H
@@ -55,12 +56,38 @@ int cli_usage_err(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 CLI_NORETURN void cli_die(int status, const char *fmt, ...) CLI_PRINTF(2, 3);
 
 /*
- * Report a failed operation on a segment: "shmkit: <cmd>: <spec>: <why>",
- * with a hint where the error means more for one backend than its text says
- * (anon: only by fork, memfd: only by inheritance or fd passing, ...).
- * Returns CLI_FAIL.
+ * Why an operation on a segment failed, in words a user can act on
+ * (tools/cli_why.c): why is the reason, hint what to check or do, or NULL.
+ * A malformed spec is explained by shmkit_spec_check(); other errors by
+ * what was found on the host (the owner and mode of a segment refused, the
+ * directory a file: path lacks, the limit a create ran into, ...).
  */
+#define CLI_WHY_BUF 256
+#define CLI_HINT_BUF 1024
+typedef struct cli_why {
+	const char *why;
+	const char *hint;
+	char why_buf[CLI_WHY_BUF];
+	char hint_buf[CLI_HINT_BUF];
+} cli_why;
+
+/* Explain err from subcommand cmd on spec. */
+void cli_seg_why(cli_why *w, const char *cmd, const char *spec, int err);
+
+/* Explain err from creating spec with size bytes and SHMKIT_F_* flags:
+ * as cli_seg_why(), and for ENOSPC, ENOMEM, EFBIG (and System V's EINVAL)
+ * the limit that the size asked for exceeds. */
+void cli_create_why(cli_why *w, const char *spec, uint64_t size,
+		    unsigned flags, int err);
+
+/* Print "shmkit: <cmd>: <spec>: <why> (<hint>)"; returns CLI_FAIL. */
+int cli_why_print(const char *cmd, const char *spec, const cli_why *w);
+
+/* cli_seg_why() and cli_why_print(): a failed operation on a segment. */
 int cli_seg_err(const char *cmd, const char *spec, int err);
+
+/* cli_create_why() and cli_why_print() for `create`. */
+int cli_create_err(const char *spec, uint64_t size, unsigned flags, int err);
 
 /* -- Numbers and sizes --------------------------------------------------- */
 
@@ -101,6 +128,9 @@ typedef struct cli_args {
 	char **argv;
 	int i;
 	bool no_more_opts;
+	/* "-1", "-5K" are operands, not options: set by a command that takes
+	 * a number operand, so that a negative one is refused as a number. */
+	bool numbers_are_operands;
 	const char *arg; /* option value, or the operand for CLI_ARG_OPERAND */
 } cli_args;
 
@@ -131,6 +161,20 @@ const char *cli_group_name(gid_t gid, char buf[CLI_NAME_BUF]);
 
 /* Copy s for a terminal: control characters become '?'. */
 void cli_printable(const char *s, char *buf, size_t len);
+
+/* Append to the string in buf[len] at *pos, truncating at the end. */
+void cli_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+	CLI_PRINTF(4, 5);
+
+/* A process's command name (/proc/PID/comm), or "?" if gone or hidden. */
+const char *cli_proc_comm(pid_t pid, char *buf, size_t len);
+
+/*
+ * Every process that maps spec, as shmkit_who() sees them: *ret_pids is
+ * malloc'd (free it), the count returned; or a negative errno. Asks again
+ * while the count grows under it, a few times.
+ */
+int cli_who_all(const char *spec, pid_t **ret_pids);
 
 /*
  * A text table: columns sized to their widest cell, two spaces apart, the

@@ -12,12 +12,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* -- Messages ------------------------------------------------------------ */
 
@@ -62,51 +64,6 @@ int cli_usage_err(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'shmkit %s --help'.\n", cmd);
 	return CLI_USAGE;
-}
-
-/* What an error means for one backend, when its text alone would puzzle. */
-static const char *seg_hint(const char *spec, int err)
-{
-	if (err < 0)
-		err = -err;
-	if (!strncmp(spec, "anon:", 5) && err == ENOTSUP)
-		return "an anon: segment has no name; only children forked "
-		       "after it was made can share it";
-	if (!strncmp(spec, "memfd:", 6) && (err == ENOENT || err == ENOTSUP))
-		return "a memfd: segment has no global name; it reaches other "
-		       "processes by inheritance or by fd passing, and "
-		       "outlives only its last holder";
-	if (!strncmp(spec, "fd:", 3) && (err == EBADF || err == ENOTSUP))
-		return "fd:N names a descriptor this process inherited";
-	if (!strncmp(spec, "sysv:private", 12) && err == EINVAL)
-		return "a private System V segment is found by its id: "
-		       "sysv:id=N";
-	if ((!strncmp(spec, "posix:", 6) || spec[0] == '/') && err == ENOTSUP)
-		return "POSIX shared memory has no huge pages; use sysv:, "
-		       "memfd: or file: on a hugetlbfs mount";
-	if (!strncmp(spec, "win:", 4) && err == ENOTSUP)
-		return "win: segments exist only on Windows";
-	if (err == EACCES || err == EPERM)
-		return "check the segment's owner and mode with 'shmkit info'";
-	if (err == EINVAL && !strchr(spec, ':') && spec[0] != '/')
-		return "a spec looks like posix:/name, sysv:0x1234, sysv:id=N, "
-		       "file:/path, memfd:name, fd:N or anon:";
-	return NULL;
-}
-
-int cli_seg_err(const char *cmd, const char *spec, int err)
-{
-	const char *hint = seg_hint(spec, err);
-	char shown[SHMKIT_SPEC_MAX];
-
-	cli_printable(spec, shown, sizeof(shown));
-	if (hint)
-		fprintf(stderr, "shmkit: %s: %s: %s (%s)\n", cmd, shown,
-			shmkit_strerror(err), hint);
-	else
-		fprintf(stderr, "shmkit: %s: %s: %s\n", cmd, shown,
-			shmkit_strerror(err));
-	return CLI_FAIL;
 }
 
 /* -- Numbers and sizes --------------------------------------------------- */
@@ -249,6 +206,7 @@ void cli_args_init(cli_args *a, int argc, char **argv)
 	a->argv = argv;
 	a->i = 1;
 	a->no_more_opts = false;
+	a->numbers_are_operands = false;
 	a->arg = NULL;
 }
 
@@ -269,7 +227,8 @@ int cli_next(cli_args *a, const cli_opt *opts)
 	if (a->i >= a->argc)
 		return CLI_ARG_END;
 	s = a->argv[a->i++];
-	if (a->no_more_opts || s[0] != '-' || s[1] == '\0') {
+	if (a->no_more_opts || s[0] != '-' || s[1] == '\0' ||
+	    (a->numbers_are_operands && s[1] >= '0' && s[1] <= '9')) {
 		a->arg = s;
 		return CLI_ARG_OPERAND;
 	}
@@ -442,6 +401,68 @@ void cli_printable(const char *s, char *buf, size_t len)
 		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
 	buf[i] = '\0';
+}
+
+void cli_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	*pos = (size_t)n >= len - *pos ? len - 1 : *pos + (size_t)n;
+}
+
+const char *cli_proc_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "?";
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return "?";
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+int cli_who_all(const char *spec, pid_t **ret_pids)
+{
+	pid_t *pids = NULL;
+	size_t cap = 64;
+	int n, tries;
+
+	/* Processes come and go between calls: grow and ask again, a few
+	 * times, then keep what the last answer fits. */
+	for (tries = 0;; tries++) {
+		pid_t *p = realloc(pids, cap * sizeof(*p));
+		if (!p) {
+			free(pids);
+			return -ENOMEM;
+		}
+		pids = p;
+		n = shmkit_who(spec, pids, cap);
+		if (n < 0) {
+			free(pids);
+			return n;
+		}
+		if ((size_t)n <= cap || tries == 3)
+			break;
+		cap = (size_t)n + 16;
+	}
+	*ret_pids = pids;
+	return (size_t)n > cap ? (int)cap : n;
 }
 
 void cli_table_init(cli_table *t, size_t ncols, const char *align)

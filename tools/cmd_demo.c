@@ -71,7 +71,7 @@ typedef struct demo_row {
 	char how_text[48];
 	/* results */
 	bool done, skipped, ok;
-	char result[160];
+	char result[CLI_WHY_BUF + CLI_HINT_BUF];
 	int64_t create_ns, attach_ns, detach_ns, destroy_ns;
 } demo_row;
 
@@ -248,7 +248,11 @@ static void create_failed(demo_row *row, int err)
 		row->skipped = true;
 		set_result(row, "skipped: %s", why);
 	} else {
-		set_result(row, "FAIL: create: %s", shmkit_strerror(err));
+		cli_why w; /* a full /dev/shm says how full */
+		cli_create_why(&w, row->spec, DEMO_SIZE, 0, err);
+		set_result(row, "FAIL: create: %s%s%s%s", w.why,
+			   w.hint ? " (" : "", w.hint ? w.hint : "",
+			   w.hint ? ")" : "");
 	}
 }
 

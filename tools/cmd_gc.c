@@ -3,11 +3,15 @@
  *
  * A thin front over shmkit_gc(): the library decides what is stale (marked
  * ephemeral by shmkit, and no live process holds it); this prints what went.
+ * Its errors are about a directory, not a segment, so they are told in the
+ * directory's terms (strerror, never shmkit's "no such segment").
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char gc_usage[] =
 	"Usage: shmkit gc [--dry-run] [DIR...]\n"
@@ -35,11 +39,44 @@ static int print_one(const char *spec, uint64_t size, void *arg)
 	return 0;
 }
 
+/* "shmkit: gc: DIR: <why> (<hint>)" for an error of shmkit_gc() on dir. */
+static int dir_err(const char *dir, int err)
+{
+	const char *why = strerror(-err), *hint = NULL;
+	char shown[4096];
+
+	switch (-err) {
+	case ENOENT:
+		why = "no such directory";
+		if (!dir)
+			hint = "this host has no POSIX shared memory mounted";
+		break;
+	case ENOTDIR:
+		why = "not a directory";
+		hint = "gc searches directories for file: segments; without "
+		       "DIR it searches /dev/shm";
+		break;
+	case EACCES:
+		why = "permission denied";
+		hint = "gc needs to read and search the directory, and to "
+		       "write it to remove anything";
+		break;
+	case EPERM:
+		hint = "in a sticky directory (as /dev/shm and /tmp are) only "
+		       "a file's owner may remove it";
+		break;
+	}
+	cli_printable(dir ? dir : "/dev/shm", shown, sizeof(shown));
+	if (hint)
+		return cli_errf("gc: %s: %s (%s)", shown, why, hint);
+	return cli_errf("gc: %s: %s", shown, why);
+}
+
 static int gc_dir(const char *dir, struct gc_out *o, int *total)
 {
 	int r = shmkit_gc(dir, o->dry ? SHMKIT_GC_DRY_RUN : 0, print_one, o);
 	if (r < 0)
-		return cli_err(dir ? dir : "/dev/shm", r);
+		return dir_err(dir, r);
 	*total += r;
 	return CLI_OK;
 }

@@ -11,10 +11,8 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* -- shared by ls and info ----------------------------------------------- */
 
@@ -237,7 +235,11 @@ int cmd_ls(int argc, char **argv)
 	r = shmkit_list(flags, collect, &l);
 	if (r < 0) {
 		free(l.v);
-		return cli_err("ls", r);
+		/* Not about one segment: the walk itself failed. */
+		return cli_errf("ls: %s (reading /dev/shm, /proc/sysvipc/shm "
+				"and /proc/PID/maps)",
+				r == -ENOENT ? strerror(ENOENT)
+					     : shmkit_strerror(r));
 	}
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), cmp_info);
@@ -361,26 +363,6 @@ static const char who_usage[] =
 	"\n"
 	"  -h, --help   show this help\n";
 
-/* The command name from /proc/PID/comm, or "?" if it is gone or hidden. */
-static const char *comm_of(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return "?";
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return "?";
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
-}
-
 int cmd_who(int argc, char **argv)
 {
 	enum { O_HELP = 1 };
@@ -390,10 +372,9 @@ int cmd_who(int argc, char **argv)
 	};
 	const char *spec = NULL;
 	pid_t *pids = NULL;
-	size_t cap = 64;
 	cli_table t;
 	cli_args a;
-	int o, n, i, tries;
+	int o, n, i;
 
 	cli_args_init(&a, argc, argv);
 	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
@@ -414,33 +395,16 @@ int cmd_who(int argc, char **argv)
 	if (!spec)
 		return cli_usage_err("who", "missing SPEC");
 
-	/* Processes come and go between calls: grow and ask again, a few
-	 * times, then show what the last answer fits. */
-	for (tries = 0;; tries++) {
-		pid_t *p = realloc(pids, cap * sizeof(*p));
-		if (!p) {
-			free(pids);
-			return cli_err("who", -ENOMEM);
-		}
-		pids = p;
-		n = shmkit_who(spec, pids, cap);
-		if (n < 0) {
-			free(pids);
-			return cli_seg_err("who", spec, n);
-		}
-		if ((size_t)n <= cap || tries == 3)
-			break;
-		cap = (size_t)n + 16;
-	}
-	if ((size_t)n > cap)
-		n = (int)cap;
+	n = cli_who_all(spec, &pids);
+	if (n < 0)
+		return cli_seg_err("who", spec, n);
 
 	cli_table_init(&t, 2, "rl");
 	cli_table_add(&t, (const char *const[]){"PID", "COMMAND"});
 	for (i = 0; i < n; i++) {
 		char pid[24], comm[64], shown[64];
 		snprintf(pid, sizeof(pid), "%d", (int)pids[i]);
-		cli_printable(comm_of(pids[i], comm, sizeof(comm)), shown,
+		cli_printable(cli_proc_comm(pids[i], comm, sizeof(comm)), shown,
 			      sizeof(shown));
 		cli_table_add(&t, (const char *const[]){pid, shown});
 	}

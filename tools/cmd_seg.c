@@ -4,7 +4,13 @@
  *
  * `create` refuses memfd: and anon: up front: they live only as long as a
  * process holds them, so one made by a command that exits at once would be
- * gone before anyone could use it. `write` reads stdin straight into the
+ * gone before anyone could use it. An ephemeral segment is in the same
+ * case, which is what `create --ephemeral --hold SPEC SIZE CMD` is for: it
+ * stays attached while CMD runs (a memfd: by the descriptor CMD inherits;
+ * an anon: mapping cannot cross exec), passes the spec in SHMKIT_SPEC and
+ * returns CMD's status, as env(1) or flock(1) would. `write` and `rm` first look at whose the segment is and who maps
+ * it, and leave alone, without --force, one the caller does not own or
+ * that another process maps. `write` reads stdin straight into the
  * mapping; when stdin is a regular file its length is checked first, so
  * input that does not fit changes nothing, and from a pipe the segment is
  * filled to its end and the excess is reported (never written past the
@@ -14,9 +20,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static bool has_prefix(const char *s, const char *p)
@@ -28,13 +37,16 @@ static bool has_prefix(const char *s, const char *p)
 
 static const char create_usage[] =
 	"Usage: shmkit create [OPTIONS] SPEC SIZE\n"
+	"       shmkit create --ephemeral --hold [OPTIONS] SPEC SIZE CMD "
+	"[ARGS...]\n"
 	"\n"
 	"Make a segment of SIZE bytes and print its spec (for sysv:private, "
-	"the\nsysv:id=N to reach it by). SIZE is a number with an optional "
-	"suffix K, M, G\nor T (powers of 1024; KB and KiB mean the same): "
-	"4096, 4K, 64M, 1.5G.\nCreation is exclusive: an existing segment is "
-	"an error. The space is reserved\nnow, so a full /dev/shm fails here "
-	"rather than crashing a user later.\n"
+	"the\nsysv:id=N to reach it by). SIZE is a positive number of bytes "
+	"with an optional\nsuffix K, M, G, T, P or E (powers of 1024; KB and "
+	"KiB mean the same): 4096,\n4K, 64M, 1.5G. Creation is exclusive: an "
+	"existing segment is an error. The\nspace is reserved now, so a full "
+	"/dev/shm fails here rather than crashing a\nuser later; when it does "
+	"not fit, the error names the limit.\n"
 	"\n"
 	"  -m, --mode MODE   permission bits in octal (default 0600: the owner "
 	"only)\n"
@@ -43,34 +55,176 @@ static const char create_usage[] =
 	"  --no-reserve      do not reserve the space (sparse; when tmpfs "
 	"fills up,\n"
 	"                    whoever touches a missing page gets SIGBUS)\n"
-	"  --ephemeral       posix:/file: only: 'shmkit gc' may remove it once "
-	"no\n"
-	"                    process uses it (which is as soon as this command\n"
-	"                    exits, until a program attaches it)\n"
+	"  --ephemeral       posix: and file: only, without --hold: 'shmkit "
+	"gc' may\n"
+	"                    remove the segment once no process holds it. "
+	"Nothing\n"
+	"                    holds it after this command exits, so it is "
+	"stale at\n"
+	"                    once: gc removes it unless a program has "
+	"attached it\n"
+	"  --hold            with --ephemeral: keep the segment attached "
+	"while CMD\n"
+	"                    runs. CMD is what follows SPEC and SIZE, its "
+	"options\n"
+	"                    included. It finds the spec in the environment\n"
+	"                    variable SHMKIT_SPEC (fd:N for a memfd:, whose\n"
+	"                    descriptor it inherits). shmkit prints nothing "
+	"and\n"
+	"                    exits with CMD's status (128+N if signal N "
+	"killed it,\n"
+	"                    126 or 127 if CMD could not be run); ^C goes to "
+	"CMD.\n"
+	"                    Then it detaches and removes nothing: once no "
+	"process\n"
+	"                    holds it, 'shmkit gc' removes an ephemeral "
+	"posix: or\n"
+	"                    file: segment; the kernel frees a sysv: one at "
+	"its last\n"
+	"                    detach, a memfd: one with its last descriptor. "
+	"While\n"
+	"                    CMD runs this command maps the segment, so "
+	"'shmkit\n"
+	"                    write' and 'rm' of it need --force.\n"
 	"  -h, --help        show this help\n";
 
-/* Parse a SIZE operand; prints the usage error itself. */
+/* Parse a SIZE operand (what is "SIZE") or an option's size ("--offset");
+ * prints the usage error itself. */
 static int size_arg(const char *cmd, const char *what, const char *s,
 		    uint64_t *out)
 {
 	int r = cli_parse_size(s, out);
 
+	if (s[0] == '-')
+		return cli_usage_err(cmd,
+				     "%s must be %s, optionally with K, M, G, "
+				     "T, P or E: '%s' is negative",
+				     what,
+				     strcmp(what, "SIZE")
+					     ? "a number of bytes, 0 or more"
+					     : "a positive number of bytes",
+				     s);
 	if (r == -ERANGE)
-		return cli_usage_err(cmd, "%s '%s' is too large", what, s);
+		return cli_usage_err(cmd, "%s '%s' is too large (more than "
+				     "16E, 2^64 - 1 bytes)", what, s);
 	if (r == -EDOM)
 		return cli_usage_err(cmd, "%s '%s' is not a whole number of "
 				     "bytes", what, s);
 	if (r < 0)
 		return cli_usage_err(cmd,
 				     "invalid %s '%s' (expected bytes, or a "
-				     "number with K, M, G or T)",
+				     "number with K, M, G, T, P or E: 4096, "
+				     "4K, 1.5M)",
 				     what, s);
 	return 0;
 }
 
+static volatile sig_atomic_t hold_child;
+
+/* SIGTERM or SIGHUP to us is for CMD too; we wait for it to go. */
+static void forward(int sig)
+{
+	if (hold_child > 0)
+		kill((pid_t)hold_child, sig);
+}
+
+/*
+ * Run cmd with SHMKIT_SPEC in its environment while this process keeps seg
+ * attached; return cmd's exit status as a shell gives it. The child gets
+ * the signal dispositions and mask we had; only a memfd's descriptor is
+ * let through exec (every other one stays close-on-exec).
+ */
+static int hold_while(shmkit_seg *seg, char **cmd)
+{
+	static const int fwd[] = {SIGTERM, SIGHUP}, ign[] = {SIGINT, SIGQUIT};
+	struct sigaction sa, old[4], chld;
+	char spec[SHMKIT_SPEC_MAX];
+	sigset_t block, saved;
+	int fd = -1, st = 0, status;
+	size_t i;
+	pid_t pid, w;
+
+	if (shmkit_backend_of(seg) == SHMKIT_BACKEND_MEMFD) {
+		fd = shmkit_fd(seg);
+		snprintf(spec, sizeof(spec), "fd:%d", fd);
+	} else {
+		snprintf(spec, sizeof(spec), "%s", shmkit_spec(seg));
+	}
+	sigemptyset(&block);
+	for (i = 0; i < 2; i++) {
+		sigaddset(&block, fwd[i]);
+		sigaddset(&block, ign[i]);
+	}
+	sigprocmask(SIG_BLOCK, &block, &saved);
+	/* An inherited SIG_IGN for SIGCHLD would make waitpid() lose CMD's
+	 * status; CMD gets back what we were given. */
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, &chld);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		sigaction(SIGCHLD, &chld, NULL);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		if ((fd >= 0 && fcntl(fd, F_SETFD, 0) < 0) ||
+		    setenv("SHMKIT_SPEC", spec, 1) < 0) {
+			cli_errf("create: %s: %s", cmd[0], strerror(errno));
+			_exit(126);
+		}
+		execvp(cmd[0], cmd);
+		cli_errf("create: %s: %s", cmd[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	if (pid < 0) {
+		cli_errf("create: fork: %s", strerror(errno));
+		sigaction(SIGCHLD, &chld, NULL);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		return CLI_FAIL;
+	}
+	hold_child = pid;
+	for (i = 0; i < 2; i++) {
+		sa.sa_handler = forward;
+		sigaction(fwd[i], &sa, &old[i]);
+		sa.sa_handler = SIG_IGN; /* the terminal sends it to CMD too */
+		sigaction(ign[i], &sa, &old[2 + i]);
+	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	if (w < 0)
+		cli_errf("create: waiting for %s: %s", cmd[0], strerror(errno));
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	hold_child = 0;
+	for (i = 0; i < 2; i++) {
+		sigaction(fwd[i], &old[i], NULL);
+		sigaction(ign[i], &old[2 + i], NULL);
+	}
+	sigaction(SIGCHLD, &chld, NULL);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	if (w < 0)
+		status = CLI_FAIL;
+	else if (WIFEXITED(st))
+		status = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		status = 128 + WTERMSIG(st);
+	else
+		status = CLI_FAIL;
+	return status;
+}
+
 int cmd_create(int argc, char **argv)
 {
-	enum { O_HELP = 1, O_MODE, O_HUGE, O_PREFAULT, O_NORESERVE, O_EPHEMERAL };
+	enum {
+		O_HELP = 1,
+		O_MODE,
+		O_HUGE,
+		O_PREFAULT,
+		O_NORESERVE,
+		O_EPHEMERAL,
+		O_HOLD
+	};
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},
 		{"mode", 'm', true, O_MODE},
@@ -78,17 +232,22 @@ int cmd_create(int argc, char **argv)
 		{"prefault", 0, false, O_PREFAULT},
 		{"no-reserve", 0, false, O_NORESERVE},
 		{"ephemeral", 0, false, O_EPHEMERAL},
+		{"hold", 0, false, O_HOLD},
 		{NULL, 0, false, 0},
 	};
 	shmkit_opts so = {0};
 	const char *spec = NULL, *size_s = NULL;
+	char **cmd = NULL;
+	bool hold = false, eph, nameless;
+	void (*xfsz)(int);
 	shmkit_seg *seg;
 	uint64_t size;
 	cli_args a;
-	int o, r;
+	int o, r, status;
 
 	cli_args_init(&a, argc, argv);
-	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+	a.numbers_are_operands = true; /* "-1" is a bad SIZE, not an option */
+	while (!cmd && (o = cli_next(&a, opts)) != CLI_ARG_END) {
 		switch (o) {
 		case CLI_ARG_BAD:
 			return CLI_USAGE;
@@ -97,6 +256,8 @@ int cmd_create(int argc, char **argv)
 				spec = a.arg;
 			else if (!size_s)
 				size_s = a.arg;
+			else if (hold)
+				cmd = &a.argv[a.i - 1]; /* CMD and all after */
 			else
 				return cli_usage_err("create",
 						     "unexpected argument '%s'",
@@ -130,40 +291,144 @@ int cmd_create(int argc, char **argv)
 		case O_EPHEMERAL:
 			so.flags |= SHMKIT_F_EPHEMERAL;
 			break;
+		case O_HOLD:
+			hold = true;
+			break;
 		}
 	}
+	eph = so.flags & SHMKIT_F_EPHEMERAL;
 	if (!spec || !size_s)
 		return cli_usage_err("create", "expected SPEC and SIZE");
-	if ((so.flags & SHMKIT_F_EPHEMERAL) && strncmp(spec, "posix:", 6) &&
-	    spec[0] != '/' && strncmp(spec, "file:", 5))
+	if (hold && !eph)
 		return cli_usage_err("create",
-				     "--ephemeral is for posix: and file: "
-				     "segments (an ephemeral sysv segment "
-				     "would vanish when this command exits)");
-	r = size_arg("create", "size", size_s, &size);
+				     "--hold is for --ephemeral segments (a "
+				     "persistent one outlives CMD anyway)");
+	if (hold && !cmd)
+		return cli_usage_err("create",
+				     "--hold needs a command to run: create "
+				     "--ephemeral --hold SPEC SIZE CMD "
+				     "[ARGS...]");
+	r = size_arg("create", "SIZE", size_s, &size);
 	if (r)
 		return r;
 	if (size == 0)
-		return cli_usage_err("create", "SIZE must be more than 0");
+		return cli_usage_err("create",
+				     "SIZE must be a positive number of "
+				     "bytes: 0 is not");
 	if (size > SIZE_MAX)
-		return cli_usage_err("create", "size '%s' is too large",
+		return cli_usage_err("create", "SIZE '%s' is too large",
 				     size_s);
-	if (has_prefix(spec, "memfd:") || has_prefix(spec, "anon:"))
+	nameless = has_prefix(spec, "memfd:") || has_prefix(spec, "anon:");
+	if (has_prefix(spec, "anon:") || (nameless && !hold))
 		return cli_usage_err(
 			"create",
 			"%.*s segments live only as long as a process holds "
 			"them, so one made here would vanish when shmkit "
-			"exits; create them from your program",
-			(int)(strchr(spec, ':') - spec + 1), spec);
+			"exits; create them from your program%s",
+			(int)(strchr(spec, ':') - spec + 1), spec,
+			has_prefix(spec, "anon:")
+				? " (an anon: mapping does not survive exec, "
+				  "so --hold cannot pass it on)"
+				: ", or keep one while a command runs with "
+				  "--ephemeral --hold");
+	if (eph && !hold && has_prefix(spec, "sysv:"))
+		return cli_usage_err("create",
+				     "--ephemeral sysv: segments are freed "
+				     "when this command exits, unless --hold "
+				     "keeps one while a command runs");
+	if (has_prefix(spec, "memfd:"))
+		so.flags &= ~SHMKIT_F_EPHEMERAL; /* always so, by nature */
 
+	/* Past ulimit -f, SIGXFSZ would kill us before the create could back
+	 * out, leaving a file behind; ignored, it is EFBIG like any limit. */
+	xfsz = signal(SIGXFSZ, SIG_IGN);
 	r = shmkit_create(spec, (size_t)size, &so, &seg);
+	signal(SIGXFSZ, xfsz);
 	if (r < 0)
-		return cli_seg_err("create", spec, r);
-	printf("%s\n", shmkit_spec(seg));
+		return cli_create_err(spec, size, so.flags, r);
+	if (hold) {
+		status = hold_while(seg, cmd);
+	} else {
+		printf("%s\n", shmkit_spec(seg));
+		status = CLI_OK;
+	}
+	if (eph && !hold) {
+		char shown[SHMKIT_SPEC_MAX];
+		cli_printable(shmkit_spec(seg), shown, sizeof(shown));
+		cli_errf("create: note: %s is ephemeral and nothing holds it "
+			 "once this command exits: it is stale at once, and "
+			 "'shmkit gc' removes it unless a program attaches it "
+			 "first (--hold CMD keeps it while CMD runs)",
+			 shown);
+	}
 	r = shmkit_detach(seg);
-	if (r < 0)
+	if (r < 0 && status == CLI_OK)
 		return cli_seg_err("create", spec, r);
-	return CLI_OK;
+	return status;
+}
+
+/* -- the protections of write and rm ------------------------------------- */
+
+/*
+ * Whether write or rm may touch spec without --force: not when the caller
+ * does not own it, nor when another process maps it (a database's segment,
+ * a running program's buffer). Returns 0 to go on, a negative errno from
+ * looking (the caller reports it), or CLI_FAIL once the refusal is printed.
+ * What is mapped is what /proc shows this caller, and it can change right
+ * after the look: this guards against mistakes, not against races.
+ */
+static int guard(const char *cmd, const char *spec, const char *verb)
+{
+	char found[1024], name[CLI_NAME_BUF], me[CLI_NAME_BUF];
+	char shown[SHMKIT_SPEC_MAX];
+	shmkit_info *in = malloc(sizeof(*in));
+	pid_t *pids = NULL;
+	size_t pos = 0;
+	int r, n, i;
+
+	if (!in)
+		return -ENOMEM;
+	r = shmkit_stat(spec, in);
+	if (r < 0) {
+		free(in);
+		return r;
+	}
+	if (in->uid != geteuid())
+		cli_appendf(found, sizeof(found), &pos,
+			    "owned by %s (uid %u), not by you (%s, uid %u)",
+			    cli_user_name(in->uid, name), (unsigned)in->uid,
+			    cli_user_name(geteuid(), me), (unsigned)geteuid());
+	n = cli_who_all(spec, &pids);
+	if (n < 0)
+		n = 0; /* nobody we can see; the kernel's count still counts */
+	if (n > 0) {
+		cli_appendf(found, sizeof(found), &pos,
+			    "%smapped by %d process%s: ", pos ? "; " : "", n,
+			    n == 1 ? "" : "es");
+		for (i = 0; i < n && i < 8; i++) {
+			char comm[64], p[64];
+			cli_printable(cli_proc_comm(pids[i], comm, sizeof(comm)),
+				      p, sizeof(p));
+			cli_appendf(found, sizeof(found), &pos, "%s%d %s",
+				    i ? ", " : "", (int)pids[i], p);
+		}
+		if (n > 8)
+			cli_appendf(found, sizeof(found), &pos,
+				    " and %d more", n - 8);
+	}
+	if (in->nattch > n)
+		cli_appendf(found, sizeof(found), &pos,
+			    "%sattached %ld times (the kernel's count%s)",
+			    n ? ", " : pos ? "; " : "", in->nattch,
+			    n ? "" : "; no process this caller can see");
+	free(pids);
+	free(in);
+	if (pos == 0)
+		return 0;
+	cli_printable(spec, shown, sizeof(shown));
+	fprintf(stderr, "shmkit: %s: %s: %s; pass --force to %s anyway\n",
+		cmd, shown, found, verb);
+	return CLI_FAIL;
 }
 
 /* -- rm ------------------------------------------------------------------ */
@@ -173,8 +438,13 @@ static const char rm_usage[] =
 	"\n"
 	"Remove segments by spec (posix:, sysv:, file:). Processes that have "
 	"one\nattached keep it until they detach; nobody new can attach.\n"
+	"A segment you do not own (as root: one not owned by root) or that "
+	"another\nprocess maps is left alone, and the error says whose it is "
+	"and who maps it.\n"
 	"\n"
-	"  -f, --force   a segment that does not exist is not an error\n"
+	"  -f, --force   remove even those; and a segment that does not "
+	"exist is\n"
+	"                not an error\n"
 	"  -h, --help    show this help\n";
 
 int cmd_rm(int argc, char **argv)
@@ -211,10 +481,17 @@ int cmd_rm(int argc, char **argv)
 
 	cli_args_init(&a, argc, argv);
 	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
-		int r;
+		int r = 0;
 		if (o != CLI_ARG_OPERAND)
 			continue;
-		r = shmkit_unlink(a.arg);
+		if (!force)
+			r = guard("rm", a.arg, "remove it");
+		if (r == CLI_FAIL) {
+			status = CLI_FAIL;
+			continue;
+		}
+		if (r == 0)
+			r = shmkit_unlink(a.arg);
 		if (r == -ENOENT && force)
 			continue;
 		if (r < 0)
@@ -310,14 +587,18 @@ int cmd_cat(int argc, char **argv)
 /* -- write --------------------------------------------------------------- */
 
 static const char write_usage[] =
-	"Usage: shmkit write [--offset N] SPEC\n"
+	"Usage: shmkit write [--offset N] [--force] SPEC\n"
 	"\n"
 	"Copy stdin into a segment, from byte N on (default 0). Input longer "
 	"than the\nspace from N to the end is an error: from a regular file, "
 	"nothing is written;\nfrom a pipe, the segment is filled to its end "
 	"and the rest is refused. Never\nwrites past the end.\n"
+	"A segment you do not own (as root: one not owned by root) or that "
+	"another\nprocess maps is left alone, and the error says whose it is "
+	"and who maps it.\n"
 	"\n"
 	"  -o, --offset N   where to start (a size: 512, 4K, 1M)\n"
+	"  -f, --force      write even to those\n"
 	"  -h, --help       show this help\n";
 
 static ssize_t read_retry(int fd, void *buf, size_t len)
@@ -356,13 +637,15 @@ static int fill_from_stdin(char *p, size_t space, size_t *done)
 
 int cmd_write(int argc, char **argv)
 {
-	enum { O_HELP = 1, O_OFFSET };
+	enum { O_HELP = 1, O_OFFSET, O_FORCE };
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},
 		{"offset", 'o', true, O_OFFSET},
+		{"force", 'f', false, O_FORCE},
 		{NULL, 0, false, 0},
 	};
 	const char *spec = NULL;
+	bool force = false;
 	uint64_t off = 0;
 	shmkit_seg *seg;
 	struct stat st;
@@ -385,16 +668,23 @@ int cmd_write(int argc, char **argv)
 			fputs(write_usage, stdout);
 			return CLI_OK;
 		case O_OFFSET:
-			r = size_arg("write", "offset", a.arg, &off);
+			r = size_arg("write", "--offset", a.arg, &off);
 			if (r)
 				return r;
+			break;
+		case O_FORCE:
+			force = true;
 			break;
 		}
 	}
 	if (!spec)
 		return cli_usage_err("write", "missing SPEC");
 
-	r = shmkit_attach(spec, NULL, &seg);
+	r = force ? 0 : guard("write", spec, "write");
+	if (r == CLI_FAIL)
+		return r;
+	if (r == 0)
+		r = shmkit_attach(spec, NULL, &seg);
 	if (r < 0)
 		return cli_seg_err("write", spec, r);
 	size = shmkit_size(seg);
