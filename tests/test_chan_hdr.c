@@ -217,6 +217,20 @@ static void runtime_corruption(void)
 	ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf), 0), EPROTO);
 	((uint32_t *)ring)[0] = (uint32_t)(R_VALID | 250); /* past the end? no: */
 	ASSERT_EQ(shmkit_chan_recv(r, buf, sizeof(buf), 0), 250);
+	/* PAD records that no writer makes: none, odd, short of a line
+	 * end, past the end of the ring. */
+	{
+		uint64_t bad[] = {0, 12, 16, 2048};
+		unsigned b;
+		for (b = 0; b < 4; b++) {
+			uint64_t at = h->head;
+			((uint64_t *)(ring + (at & 1023)))[0] =
+				(uint64_t)(R_VALID | R_PAD | bad[b]) |
+				((uint64_t)(uint32_t)(at >> 3) << 32);
+			ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf), 0),
+				   EPROTO);
+		}
+	}
 	/* A reader position of our choosing, with a 200-byte record
 	 * claimed in the last 8 bytes of the ring. */
 	((uint64_t *)(ring + 1016))[0] = (uint64_t)(R_VALID | 200) |
@@ -247,17 +261,21 @@ static void runtime_corruption(void)
 	ASSERT_ERR(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_WRITER, &w), EPROTO);
 	ASSERT_OK(shmkit_destroy(seg));
 
-	/* MPMC and broadcast: a slot length over the maximum. */
+	/*
+	 * MPMC and broadcast: a slot length over the maximum, in the word
+	 * (short lengths), in the long-length word after the payload, and a
+	 * "long" mark on a slot that has no such word.
+	 */
 	{
 		shmkit_chan_kind kinds[] = {SHMKIT_CHAN_MPMC,
 					    SHMKIT_CHAN_BROADCAST};
 		unsigned k;
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 6; k++) {
 			struct chan_slot *s;
 			memset(&o, 0, sizeof(o));
-			o.kind = kinds[k];
+			o.kind = kinds[k % 2];
 			o.capacity = 4;
-			o.max_msg = 48;
+			o.max_msg = k / 2 == 1 ? 300 : 48;
 			o.role = SHMKIT_CHAN_WRITER;
 			ASSERT_OK(shmkit_chan_size(&o, &sz));
 			ASSERT_OK(shmkit_create("anon:", sz, NULL, &seg));
@@ -267,17 +285,27 @@ static void runtime_corruption(void)
 						      &r));
 			h = shmkit_addr(seg);
 			s = (struct chan_slot *)((uint8_t *)h + h->meta.ring_off);
-			ASSERT_OK(shmkit_chan_reserve(w, 8, &p, 0));
-			ASSERT_OK(shmkit_chan_commit(w, 8));
-			s->len = 1u << 30;
+			ASSERT_OK(shmkit_chan_reserve(w, k / 2 == 1 ? 290 : 8, &p,
+						      0));
+			ASSERT_OK(shmkit_chan_commit(w, k / 2 == 1 ? 290 : 8));
+			if (k / 2 == 0) /* a short length over max_msg */
+				s->seq = seq_of(s->seq) |
+					 ((uint64_t)200 << SLOT_LEN_SHIFT);
+			else if (k / 2 == 1) /* the long length */
+				*(uint32_t *)((uint8_t *)s + w->lenx) = 1u << 30;
+			else /* "long", where there is no long length */
+				s->seq = seq_of(s->seq) |
+					 ((uint64_t)SLOT_LEN_LONG
+					  << SLOT_LEN_SHIFT);
 			ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf), 0),
 				   EPROTO);
 			{
 				const void *q;
 				size_t n;
 				ASSERT_ERR(shmkit_chan_peek(r, &q, &n, 0),
-					   kinds[k] == SHMKIT_CHAN_MPMC ? EAGAIN
-									: EPROTO);
+					   kinds[k % 2] == SHMKIT_CHAN_MPMC
+						   ? EAGAIN
+						   : EPROTO);
 			}
 			ASSERT_OK(shmkit_chan_close(r));
 			ASSERT_OK(shmkit_chan_close(w));

@@ -89,10 +89,19 @@ static int layout(const shmkit_chan_opts *o, shmkit__chan_layout *ret,
 		msg = o->max_msg ? o->max_msg : CHAN_SLOT_MSG_DEFAULT;
 		if (msg > CHAN_SLOT_MSG_MAX)
 			BAD("an mpmc or broadcast max_msg is at most 64 MiB");
-		L.slot_size = (uint32_t)((SLOT_HDR + msg + 63) & ~UINT64_C(63));
+		/* The word, the payload, and past the largest payload the
+		 * long-length word when a length can overflow the word. */
+		if (msg < SLOT_LEN_LONG) {
+			L.slot_size = (uint32_t)((SLOT_HDR + msg + 63) &
+						 ~UINT64_C(63));
+		} else {
+			L.lenx = (uint32_t)(SLOT_HDR + ((msg + 3) & ~UINT64_C(3)));
+			L.slot_size = (uint32_t)((L.lenx + 4 + 63) &
+						 ~UINT64_C(63));
+		}
 		L.ring_size = cap * L.slot_size;
 		if (L.ring_size > CHAN_RING_BYTES_MAX)
-			BAD("capacity times the slot size (max_msg + 16, "
+			BAD("capacity times the slot size (max_msg + 8, "
 			    "rounded up to 64) is over 1 TiB");
 		break;
 	default:
@@ -279,7 +288,10 @@ static int init_position(shmkit_chan *ch)
 			    (uint32_t)(w >> 32) != (uint32_t)(pos >> 3))
 				break;
 			if (w & R_PAD)
-				step = off ? ch->cap - off : 0;
+				step = shmkit__chan_pad_ok(ch, off,
+							   w & R_LEN_MASK)
+					       ? w & R_LEN_MASK
+					       : 0;
 			else if ((w & R_LEN_MASK) <= ch->max_msg)
 				step = R_HDR + (((w & R_LEN_MASK) + 7) & ~UINT64_C(7));
 			else
@@ -302,9 +314,10 @@ static int init_position(shmkit_chan *ch)
 		pos = LD_ACQ(&h->tail);
 		if (ch->role == SHMKIT_CHAN_WRITER) {
 			/* Same repair: a message published, tail not stored. */
-			for (walked = 0; walked < ch->cap &&
-					 LD_ACQ(&chan_slot_at(ch, pos)->seq) ==
-						 2 * pos + 2;
+			for (walked = 0;
+			     walked < ch->cap &&
+			     seq_of(LD_ACQ(&chan_slot_at(ch, pos)->seq)) ==
+				     seq_of(2 * pos + 2);
 			     walked++)
 				pos++;
 			if (walked)
@@ -363,6 +376,7 @@ static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
 	ch->mask = L.capacity - 1;
 	ch->max_msg = L.max_msg;
 	ch->stride = L.slot_size;
+	ch->lenx = L.lenx;
 	ch->kind = (uint8_t)L.kind;
 	ch->role = (uint8_t)role;
 	ch->mode = SHMKIT_CHAN_ADAPTIVE;

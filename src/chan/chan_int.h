@@ -33,7 +33,7 @@
 #include <string.h>
 
 #define CHAN_MAGIC UINT64_C(0x4e4148434b4d4853) /* "SHMKCHAN" */
-#define CHAN_VERSION 2u
+#define CHAN_VERSION 3u
 #define CHAN_LINE 128u
 
 /* Limits (see shmkit_chan_opts in shmkit/chan.h). */
@@ -212,22 +212,60 @@ struct chan_ep {
 	uint8_t pad[12];
 };
 
-/* SPSC record header: one 64-bit word, published with a release store. */
+/*
+ * SPSC record header: one 64-bit word, published with a release store:
+ * bits 63..32 a tag (position / 8, low bits), 31 VALID, 30 PAD, 29..0 the
+ * length. A PAD record's length is the number of bytes it skips, to the
+ * next cache line or to the end of the ring.
+ */
 #define R_VALID (UINT64_C(1) << 31)
 #define R_PAD (UINT64_C(1) << 30)
 #define R_LEN_MASK (R_PAD - 1)
 #define R_HDR 8u
+/* Records of up to R_LINE bytes never cross a line; longer ones start on
+ * one (so a record spans exactly the lines its length needs). */
+#define R_LINE 64u
 
-/* MPMC and broadcast slot header; the payload follows at +16. */
+/*
+ * MPMC and broadcast slots: one 64-bit word, then the payload at +8. The
+ * word is what publishes a message and it carries the message's length,
+ * so a message of up to 56 bytes travels in the slot's first cache line
+ * together with what publishes it, and a reader learns sequence and length
+ * from one load:
+ *
+ *   bit  63      POISON (MPMC): claimed by a writer that died or cancelled;
+ *                readers pass over it
+ *   bits 62..55  the length, 0..254; SLOT_LEN_LONG: the length is the
+ *                32-bit word at lenx bytes into the slot (only slots of
+ *                max_msg >= 255 have one, after the largest payload)
+ *   bits 54..0   the sequence, modulo 2^55: compared only by the signed
+ *                difference of two of them (seq_dif), so it may wrap
+ */
 struct chan_slot {
 	uint64_t seq;
-	uint32_t len;
-	uint32_t reserved;
 };
-#define SLOT_HDR 16u
-/* MPMC: a slot published with this bit set was claimed by a writer that
- * died (or cancelled); readers pass over it. */
+#define SLOT_HDR 8u
 #define SEQ_POISON (UINT64_C(1) << 63)
+#define SEQ_BITS 55
+#define SEQ_MASK ((UINT64_C(1) << SEQ_BITS) - 1)
+#define SLOT_LEN_SHIFT SEQ_BITS
+#define SLOT_LEN_LONG 255u
+
+static inline uint64_t seq_of(uint64_t w)
+{
+	return w & SEQ_MASK;
+}
+
+/* a - b as a signed distance, for sequences taken modulo 2^55. */
+static inline int64_t seq_dif(uint64_t a, uint64_t b)
+{
+	return (int64_t)((a - b) << (64 - SEQ_BITS)) >> (64 - SEQ_BITS);
+}
+
+static inline uint32_t slot_len8(uint64_t w)
+{
+	return (uint32_t)(w >> SLOT_LEN_SHIFT) & 0xffu;
+}
 
 /* A channel's geometry, derived from the options or a validated header. */
 typedef struct shmkit__chan_layout {
@@ -235,6 +273,7 @@ typedef struct shmkit__chan_layout {
 	uint32_t max_msg;
 	uint64_t capacity;   /* ring bytes (SPSC) or slots */
 	uint32_t slot_size;  /* 0 for SPSC */
+	uint32_t lenx;       /* slots: offset of the long-length word, or 0 */
 	uint32_t nep;
 	uint32_t writers;    /* expected writers per stream; 0 means any */
 	uint32_t flags;      /* shmkit_chan_opts.flags */
@@ -270,6 +309,7 @@ struct shmkit_chan {
 	uint64_t cap;            /* ring bytes, or slots */
 	uint32_t max_msg;
 	uint32_t stride;         /* bytes per slot */
+	uint32_t lenx;           /* offset of a slot's long-length word, or 0 */
 	uint8_t kind;
 	uint8_t role;
 	uint8_t mode;            /* shmkit_chan_wait */
@@ -403,6 +443,35 @@ static inline struct chan_slot *chan_slot_at(const shmkit_chan *ch,
 	return (struct chan_slot *)(ch->ring + (pos & ch->mask) * ch->stride);
 }
 
+/* The word that publishes message seq of n bytes (the long length, if
+ * any, is stored first: the release store of the word publishes it). */
+static inline uint64_t slot_publish_word(const shmkit_chan *ch,
+					 struct chan_slot *s, uint64_t seq,
+					 size_t n)
+{
+	uint64_t l8 = n < SLOT_LEN_LONG ? n : SLOT_LEN_LONG;
+
+	if (l8 == SLOT_LEN_LONG)
+		__atomic_store_n((uint32_t *)((uint8_t *)s + ch->lenx),
+				 (uint32_t)n, __ATOMIC_RELAXED);
+	return seq_of(seq) | (l8 << SLOT_LEN_SHIFT);
+}
+
+/* The length a published word w of slot s announces (not yet checked). */
+static inline uint32_t slot_length(const shmkit_chan *ch,
+				   const struct chan_slot *s, uint64_t w)
+{
+	uint32_t l8 = slot_len8(w);
+
+	if (l8 != SLOT_LEN_LONG)
+		return l8;
+	if (!ch->lenx)
+		return UINT32_MAX; /* no long lengths here: corrupt */
+	return __atomic_load_n((const uint32_t *)((const uint8_t *)s +
+						  ch->lenx),
+			       __ATOMIC_RELAXED);
+}
+
 static inline uint64_t *chan_wait_word(const shmkit_chan *ch, int side)
 {
 	return side == SIDE_RD ? &ch->h->rd_wait : &ch->h->wr_wait;
@@ -441,6 +510,14 @@ static inline void chan_count(shmkit_chan *ch, size_t len)
 	ch->bytes += len;
 	ST_RLX(&ch->me->msgs, ch->msgs);
 	ST_RLX(&ch->me->bytes, ch->bytes);
+}
+
+/* Is skip a PAD that a writer could have made at ring offset off? */
+static inline int shmkit__chan_pad_ok(const shmkit_chan *ch, uint64_t off,
+				      uint64_t skip)
+{
+	return skip >= R_HDR && !(skip & 7) && skip <= ch->cap - off &&
+	       !((off + skip) & (R_LINE - 1));
 }
 
 /* Does this handle ever wait (so may need to fence, sleep, arm)? */

@@ -14,9 +14,13 @@
  * same cache line. Before publishing, the writer zeroes the header word of
  * the *next* record (it keeps 8 bytes of the ring free for that), so the
  * reader can never mistake stale bytes from an earlier lap for a record.
- * A record that does not fit before the end of the ring is written at
- * offset 0 and a PAD header is published last at the old position: a
- * message is never split. The reader publishes its position (head) after
+ * Records are placed by cache line: one of up to 64 bytes (a message of up
+ * to 56 bytes with its header) never crosses a line, so the reader's one
+ * poll of the header fetches the whole message, and a longer one starts on
+ * a line, so it spans exactly the lines its length needs. Where a record
+ * would not fit, a PAD record skips to the next line, or, at the end of
+ * the ring, to offset 0 (a message is never split); the PAD header, which
+ * carries how far it skips, is published after the record it leads to. The reader publishes its position (head) after
  * each message; the writer reads it only when its cached copy says the ring
  * is full. The tail counter is kept for stat and for a writer that reopens
  * after a crash.
@@ -97,11 +101,24 @@ static inline uint64_t *spsc_word(const shmkit_chan *ch, uint64_t pos)
 	return (uint64_t *)(ch->ring + (pos & ch->mask));
 }
 
+/* Bytes to skip at ring offset off before a record of rec bytes. */
+static inline uint64_t spsc_pad(const shmkit_chan *ch, uint64_t off,
+				uint64_t rec)
+{
+	uint64_t in_line = off & (R_LINE - 1), pad = 0;
+
+	if (rec <= R_LINE ? in_line + rec > R_LINE : in_line != 0)
+		pad = R_LINE - in_line;
+	if (off + pad + rec > ch->cap)
+		pad = ch->cap - off;
+	return pad;
+}
+
 /* Room for a record of len at ch->pos: 0, -EAGAIN, or -EPROTO. */
 static inline int spsc_room(shmkit_chan *ch, uint64_t len, uint64_t *ret_pad)
 {
 	uint64_t pos = ch->pos, rec = spsc_rec(len), off = pos & ch->mask;
-	uint64_t pad = off + rec > ch->cap ? ch->cap - off : 0;
+	uint64_t pad = spsc_pad(ch, off, rec);
 	uint64_t need = pad + rec + R_HDR; /* + the next record's header */
 
 	*ret_pad = pad;
@@ -140,7 +157,8 @@ static inline void spsc_commit(shmkit_chan *ch, size_t n)
 	ST_RLX(spsc_word(ch, next), 0);
 	ST_REL(spsc_word(ch, start), spsc_hdr(start, R_VALID | n));
 	if (ch->pend_pad)
-		ST_REL(spsc_word(ch, pos), spsc_hdr(pos, R_VALID | R_PAD));
+		ST_REL(spsc_word(ch, pos),
+		       spsc_hdr(pos, R_VALID | R_PAD | ch->pend_pad));
 	ST_REL(&ch->h->tail, next);
 	ch->pos = next;
 	ch->pend = PEND_NONE;
@@ -165,9 +183,11 @@ static inline int spsc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 		if ((uint32_t)(w >> 32) != (uint32_t)(pos >> 3))
 			return -EPROTO;
 		if (w & R_PAD) {
-			if (off == 0)
+			uint64_t skip = w & R_LEN_MASK;
+
+			if (!shmkit__chan_pad_ok(ch, off, skip))
 				return -EPROTO;
-			pos += ch->cap - off;
+			pos += skip;
 			continue;
 		}
 		n = w & R_LEN_MASK;
@@ -210,8 +230,8 @@ static inline int mpmc_reserve(shmkit_chan *ch, size_t len, void **ret)
 		int64_t dif;
 
 		s = chan_slot_at(ch, pos);
-		seq = LD_ACQ(&s->seq) & ~SEQ_POISON;
-		dif = (int64_t)(seq - pos);
+		seq = LD_ACQ(&s->seq);
+		dif = seq_dif(seq_of(seq), pos);
 		if (dif == 0) {
 			/* The intent first: see shmkit__chan_mpmc_recover(). */
 			ST_RLX(&ch->me->claim, pos + 1);
@@ -247,9 +267,9 @@ static inline int mpmc_reserve(shmkit_chan *ch, size_t len, void **ret)
 	return 0;
 }
 
-static inline void mpmc_publish(shmkit_chan *ch, uint64_t seq)
+static inline void mpmc_publish(shmkit_chan *ch, uint64_t word)
 {
-	ST_REL(&chan_slot_at(ch, ch->pend_pos)->seq, seq);
+	ST_REL(&chan_slot_at(ch, ch->pend_pos)->seq, word);
 	ST_REL(&ch->me->claim, 0);
 	ch->pend = PEND_NONE;
 	chan_published(ch, SIDE_RD);
@@ -257,15 +277,16 @@ static inline void mpmc_publish(shmkit_chan *ch, uint64_t seq)
 
 static inline void mpmc_commit(shmkit_chan *ch, size_t n)
 {
-	ST_RLX(&chan_slot_at(ch, ch->pend_pos)->len, (uint32_t)n);
-	mpmc_publish(ch, ch->pend_pos + 1);
+	struct chan_slot *s = chan_slot_at(ch, ch->pend_pos);
+
+	mpmc_publish(ch, slot_publish_word(ch, s, ch->pend_pos + 1, n));
 	chan_count(ch, n);
 }
 
 /* Hand slot pos back to the writers (consumed, or skipped). */
 static inline void mpmc_free_slot(shmkit_chan *ch, uint64_t pos)
 {
-	ST_REL(&chan_slot_at(ch, pos)->seq, pos + ch->cap);
+	ST_REL(&chan_slot_at(ch, pos)->seq, seq_of(pos + ch->cap));
 	ST_REL(&ch->me->claim, 0);
 	chan_published(ch, SIDE_WR);
 }
@@ -279,7 +300,7 @@ static inline int mpmc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 	for (;;) {
 		struct chan_slot *s = chan_slot_at(ch, pos);
 		uint64_t seq = LD_ACQ(&s->seq);
-		int64_t dif = (int64_t)((seq & ~SEQ_POISON) - (pos + 1));
+		int64_t dif = seq_dif(seq_of(seq), pos + 1);
 		uint32_t n;
 
 		if (dif < 0) {
@@ -307,7 +328,7 @@ static inline int mpmc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 		 * belongs to message pos for as long as seq reads pos + 1.
 		 */
 		if (limit < ch->max_msg && !(seq & SEQ_POISON) &&
-		    LD_RLX(&s->len) > limit) {
+		    slot_length(ch, s, seq) > limit) {
 			uint64_t now = LD_RLX(&h->head);
 			if (now == pos) {
 				ST_RLX(&ch->me->claim, 0);
@@ -326,7 +347,7 @@ static inline int mpmc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 			pos++;
 			continue;
 		}
-		n = LD_RLX(&s->len);
+		n = slot_length(ch, s, seq);
 		if (n > ch->max_msg || n > limit) {
 			mpmc_free_slot(ch, pos); /* a peer scribbled on it */
 			return -EPROTO;
@@ -408,7 +429,7 @@ static inline int bcast_reserve(shmkit_chan *ch, size_t len, void **ret)
 	}
 
 	/* Odd: readers of the message this slot held see it going. */
-	ST_RLX(&s->seq, 2 * ch->pos + 1);
+	ST_RLX(&s->seq, seq_of(2 * ch->pos + 1));
 	CHAN_FENCE_REL();
 	ch->pend_pos = ch->pos;
 	ch->pend_len = (uint32_t)len;
@@ -423,8 +444,7 @@ static inline void bcast_commit(shmkit_chan *ch, size_t n)
 	struct chan_slot *s = chan_slot_at(ch, ch->pend_pos);
 	uint64_t w = ch->pend_pos;
 
-	ST_RLX(&s->len, (uint32_t)n);
-	ST_REL(&s->seq, 2 * w + 2);
+	ST_REL(&s->seq, slot_publish_word(ch, s, 2 * w + 2, n));
 	ST_REL(&ch->h->tail, w + 1);
 	ch->pos = w + 1;
 	ch->pend = PEND_NONE;
@@ -463,14 +483,15 @@ static inline int bcast_peek(shmkit_chan *ch, size_t limit, const void **ret,
 			     size_t *ret_len)
 {
 	for (;;) {
-		uint64_t c = ch->pos, want = 2 * c + 2, s1;
+		uint64_t c = ch->pos, want = seq_of(2 * c + 2), s1;
 		struct chan_slot *s = chan_slot_at(ch, c);
 		uint32_t n;
 
 		s1 = LD_ACQ(&s->seq);
-		if (s1 != want) {
+		if (seq_of(s1) != want) {
 			uint64_t w, oldest;
-			if (s1 < want) /* not written yet, or being written */
+			/* not written yet, or being written */
+			if (seq_dif(seq_of(s1), want) < 0)
 				return -EAGAIN;
 			/* Lapped: message c is gone. */
 			w = LD_ACQ(&ch->h->tail);
@@ -480,7 +501,7 @@ static inline int bcast_peek(shmkit_chan *ch, size_t limit, const void **ret,
 			bcast_skip(ch, oldest > c ? oldest : c + 1);
 			continue;
 		}
-		n = LD_RLX(&s->len);
+		n = slot_length(ch, s, s1);
 		if (n > ch->max_msg || n > limit) {
 			if (bcast_torn(s, s1)) {
 				bcast_skip(ch, c + 1);
@@ -717,7 +738,7 @@ int shmkit_chan_cancel(shmkit_chan *ch)
 	switch (ch->kind) {
 	case SHMKIT_CHAN_MPMC:
 		/* The position is taken: publish it as a slot to skip. */
-		mpmc_publish(ch, (ch->pend_pos + 1) | SEQ_POISON);
+		mpmc_publish(ch, seq_of(ch->pend_pos + 1) | SEQ_POISON);
 		FADD(&ch->h->poisoned, 1);
 		break;
 	default:
@@ -783,11 +804,12 @@ int shmkit__chan_ready(shmkit_chan *ch)
 		case SHMKIT_CHAN_MPMC: {
 			uint64_t pos = LD_ACQ(&ch->h->head);
 			uint64_t seq = LD_ACQ(&chan_slot_at(ch, pos)->seq);
-			return (seq & ~SEQ_POISON) == pos + 1;
+			return seq_of(seq) == seq_of(pos + 1);
 		}
 		default:
-			return LD_ACQ(&chan_slot_at(ch, ch->pos)->seq) >=
-			       2 * ch->pos + 2;
+			return seq_dif(seq_of(LD_ACQ(&chan_slot_at(ch, ch->pos)
+							    ->seq)),
+				       seq_of(2 * ch->pos + 2)) >= 0;
 		}
 	}
 	switch (ch->kind) {
@@ -797,7 +819,7 @@ int shmkit__chan_ready(shmkit_chan *ch)
 	}
 	case SHMKIT_CHAN_MPMC: {
 		uint64_t pos = LD_ACQ(&ch->h->tail);
-		return LD_ACQ(&chan_slot_at(ch, pos)->seq) == pos;
+		return LD_ACQ(&chan_slot_at(ch, pos)->seq) == seq_of(pos);
 	}
 	default:
 		return !ch->wait_readers || ch->pos < ch->cap ||

@@ -302,17 +302,19 @@ static void mpmc_recover(shmkit_chan *ch, uint32_t idx, uint32_t role)
 	s = chan_slot_at(ch, p);
 	seq = LD_ACQ(&s->seq);
 	if (role == SHMKIT_CHAN_WRITER) {
-		if (seq != p || LD_ACQ(&ch->h->tail) <= p ||
+		/* Still "free for p", exactly: nothing was published. */
+		if (seq != seq_of(p) || LD_ACQ(&ch->h->tail) <= p ||
 		    live_claimant(ch, idx, role, c))
 			return;
-		if (CAS(&s->seq, &seq, (p + 1) | SEQ_POISON))
+		if (CAS(&s->seq, &seq, seq_of(p + 1) | SEQ_POISON))
 			FADD(&ch->h->poisoned, 1);
 	} else if (role == SHMKIT_CHAN_READER) {
-		if ((seq & ~SEQ_POISON) != p + 1 ||
+		if (seq_of(seq) != seq_of(p + 1) ||
 		    LD_ACQ(&ch->h->head) <= p ||
 		    live_claimant(ch, idx, role, c))
 			return;
-		if (CAS(&s->seq, &seq, p + ch->cap) && !(seq & SEQ_POISON))
+		if (CAS(&s->seq, &seq, seq_of(p + ch->cap)) &&
+		    !(seq & SEQ_POISON))
 			FADD(&ch->h->dropped, 1);
 	}
 }
