@@ -48,11 +48,13 @@ SHMKIT_EXTERN const char *shmkit_version_string(void);
 
 /*
  * Text for a negative errno returned by shmkit (or a positive one). Never
- * NULL; the string is static.
+ * NULL; the string is static; "unknown error" for a value that is no errno
+ * (INT_MIN included).
  */
 SHMKIT_EXTERN const char *shmkit_strerror(int err);
 
-/* The symbolic name of an error ("ENOENT"), or "UNKNOWN". */
+/* The symbolic name of an error ("ENOENT"), or "UNKNOWN" for a value that
+ * is no errno (INT_MIN included). */
 SHMKIT_EXTERN const char *shmkit_err_name(int err);
 
 /* ------------------------------------------------------------------------ */
@@ -90,7 +92,7 @@ typedef enum shmkit_opcode {
 #define SHMKIT_F_PREFAULT  0x0002u /* map with MAP_POPULATE: no page faults later */
 #define SHMKIT_F_HUGE      0x0004u /* back with huge pages; -ENOTSUP/-ENOMEM if the host has none */
 #define SHMKIT_F_NORESERVE 0x0008u /* create: skip reserving the size (sparse; SIGBUS risk is the caller's) */
-#define SHMKIT_F_OWNER     0x0010u /* attach: refuse (-EPERM) a segment not owned by opts.owner */
+#define SHMKIT_F_OWNER     0x0010u /* attach only: refuse (-EPERM) a segment not owned by opts.owner; -EINVAL at create */
 #define SHMKIT_F_GROUP     0x0020u /* create: give the segment to group opts.group */
 #define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers */
 #define SHMKIT_F_EPHEMERAL 0x0080u /* create: remove when no process uses it any more (see shmkit_gc) */

@@ -51,8 +51,9 @@ static int check_opts(const shmkit_opts *o, shmkit_opcode op)
 	    (o->flags & (SHMKIT_F_NORESERVE | SHMKIT_F_EPHEMERAL | SHMKIT_F_SEAL |
 			 SHMKIT_F_GROUP)))
 		return -EINVAL; /* create-only flags */
-	if (op == SHMKIT_OP_CREATE && (o->flags & SHMKIT_F_RDONLY))
-		return -EINVAL;
+	if (op == SHMKIT_OP_CREATE &&
+	    (o->flags & (SHMKIT_F_RDONLY | SHMKIT_F_OWNER)))
+		return -EINVAL; /* attach-only flags */
 	return 0;
 }
 

@@ -324,6 +324,15 @@ static void bad_opts(void)
 	BAD_CREATE("anon:", 4096, &o, EINVAL);
 	o.flags = SHMKIT_F_NORESERVE; /* nothing to reserve at attach */
 	BAD_ATTACH(f.posix, &o, EINVAL);
+	/* Regression (issue 7, item 13): create accepted the attach-only
+	 * SHMKIT_F_OWNER and ignored it. */
+	o.flags = SHMKIT_F_OWNER;
+	o.owner = getuid();
+	BAD_CREATE(f.file, 4096, &o, EINVAL);
+	BAD_CREATE(f.sysv, 4096, &o, EINVAL);
+	BAD_CREATE(f.memfd, 4096, &o, EINVAL);
+	BAD_CREATE("anon:", 4096, &o, EINVAL);
+	BAD_CREATE(test_name("owner"), 4096, &o, EINVAL);
 	/* The owner test: a segment we own is refused to whoever else. */
 	o.flags = SHMKIT_F_OWNER;
 	o.owner = getuid() + 1;
@@ -518,6 +527,30 @@ static void symlinks(void)
 	ASSERT_OK(shmkit_destroy(s));
 }
 
+/*
+ * Regression (issue 7, item 13): shmkit_strerror(INT_MIN) and
+ * shmkit_err_name(INT_MIN) computed -INT_MIN, which overflows; the ASan+UBSan
+ * build aborts there on the old code. Every int must give a static string.
+ */
+static void error_text_of_any_int(void)
+{
+	static const int values[] = {INT_MIN, INT_MIN + 1, -1000000, -4096,
+				     -134, 134, 4096, INT_MAX};
+	size_t i;
+
+	ASSERT(!strcmp(shmkit_strerror(INT_MIN), "unknown error"));
+	ASSERT(!strcmp(shmkit_err_name(INT_MIN), "UNKNOWN"));
+	ASSERT(!strcmp(shmkit_strerror(INT_MIN + 1), "unknown error"));
+	ASSERT(!strcmp(shmkit_err_name(INT_MAX), "UNKNOWN"));
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		ASSERT(shmkit_strerror(values[i]) != NULL);
+		ASSERT(shmkit_err_name(values[i]) != NULL);
+	}
+	ASSERT(!strcmp(shmkit_err_name(-ENOENT), "ENOENT"));
+	ASSERT(!strcmp(shmkit_err_name(ENOENT), "ENOENT"));
+}
+
 TEST_MAIN("badinput", TEST(bad_specs), TEST(longest_names_work),
 	  TEST(bad_sizes), TEST(bad_opts), TEST(missing), TEST(exists),
-	  TEST(unsupported), TEST(null_out), TEST(symlinks))
+	  TEST(unsupported), TEST(null_out), TEST(symlinks),
+	  TEST(error_text_of_any_int))
