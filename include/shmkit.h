@@ -117,7 +117,11 @@ typedef struct shmkit_opts {
  *          backend's equivalent) unless SHMKIT_F_NORESERVE, so a full tmpfs
  *          gives -ENOSPC here rather than SIGBUS later.
  *  ATTACH  spec, opts -> *seg. size must be 0: the size is learnt from the
- *          object itself. -ENOENT if it does not exist.
+ *          object itself. -ENOENT if it does not exist. -ENODEV if what the
+ *          name (or the fd: descriptor) refers to is not a regular file: a
+ *          FIFO, device node or (opened read-only) directory planted at a
+ *          posix: or file: name is refused without blocking, never mapped
+ *          and never waited on.
  *  DETACH  *seg: unmap and free the handle; the segment stays. *seg = NULL.
  *  DESTROY *seg: remove the name, then detach. *seg = NULL.
  *  RESIZE  *seg, size: grow or shrink, moving the mapping if needed
@@ -215,7 +219,8 @@ typedef int (*shmkit_list_cb)(const shmkit_info *info, void *arg);
  */
 SHMKIT_EXTERN int shmkit_list(unsigned int flags, shmkit_list_cb cb, void *arg);
 
-/* Describe one segment by spec without attaching it. -ENOENT if absent. */
+/* Describe one segment by spec without attaching it. -ENOENT if absent,
+ * -ENODEV if the name is not a regular file (as attach). */
 SHMKIT_EXTERN int shmkit_stat(const char *spec, shmkit_info *ret_info);
 
 /*

@@ -9,6 +9,13 @@
  * object, so that "no space" is an error from create or resize, never a
  * signal later. posix_fallocate() on tmpfs can be interrupted by a signal
  * (it may take a while for large sizes); EINTR is retried.
+ *
+ * Attach maps only regular files. Anyone who can write to /dev/shm (or to
+ * the directory of a file: path) can plant a FIFO or a device node at a
+ * name, and open(O_RDONLY) of a FIFO blocks until a writer appears: so the
+ * backends open names with O_NONBLOCK (which changes nothing for a regular
+ * file) and the type is checked here, after fstat, before anything else:
+ * -ENODEV, mmap's own word for "this cannot be mapped".
  */
 #include "internal.h"
 
@@ -128,7 +135,7 @@ int shmkit__fd_attach_finish(shmkit_seg *seg, int fd, const shmkit_opts *o)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
+		return -ENODEV; /* a FIFO, device or directory: not memory */
 	/* Named backends (those with a name to remove) must not join a
 	 * segment that gc removed while we were opening it. */
 	r = shmkit__life_join(fd, &st, seg->be->remove != NULL);

@@ -50,6 +50,8 @@ const char *shmkit_strerror(int err)
 		return "bad or incompatible shmkit header in shared memory";
 	case EFBIG:
 		return "size too large";
+	case ENODEV:
+		return "not a shared memory segment (not a regular file)";
 	}
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
 	s = strerrordesc_np(err);

@@ -367,7 +367,7 @@ static void missing(void)
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT(fd >= 0);
 	snprintf(spec, sizeof(spec), "fd:%d", fd);
-	BAD_ATTACH(spec, NULL, EINVAL);
+	BAD_ATTACH(spec, NULL, ENODEV);
 	close(fd);
 
 	BAD_CALL(shmkit_unlink(f.posix), ENOENT);
@@ -527,6 +527,105 @@ static void symlinks(void)
 	ASSERT_OK(shmkit_destroy(s));
 }
 
+/* -- Not a regular file ------------------------------------------------- */
+
+/*
+ * Run fn(arg) in a child that must exit 0 within a bound: a call that
+ * blocks fails the test with a message instead of hanging the suite.
+ */
+static void bounded(void (*fn)(const char *), const char *arg,
+		    const char *what)
+{
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	test_expect_child_ok(pid, 5000, what);
+}
+
+/* Every way in by name refuses it at once, and changes nothing. */
+static void refuse_by_name(const char *spec)
+{
+	const shmkit_opts ro = {.flags = SHMKIT_F_RDONLY};
+	shmkit_info in;
+
+	BAD_ATTACH(spec, &ro, ENODEV); /* the one that used to block */
+	BAD_ATTACH(spec, NULL, ENODEV);
+	BAD_CALL(shmkit_stat(spec, &in), ENODEV);
+	BAD_CALL(shmkit_in_use(spec), ENODEV);
+	BAD_CALL(shmkit_who(spec, NULL, 0), ENODEV);
+}
+
+static int count_cb(const shmkit_info *in, void *arg)
+{
+	(void)in;
+	++*(int *)arg;
+	return 0;
+}
+
+/* list and gc walk past it. */
+static void walk_past(const char *dir)
+{
+	int n = 0;
+
+	ASSERT(shmkit_list(SHMKIT_LIST_POSIX | SHMKIT_LIST_NOPROCS, count_cb,
+			   &n) >= 0);
+	ASSERT_EQ(shmkit_gc(dir, SHMKIT_GC_DRY_RUN, NULL, NULL), 0);
+	ASSERT_EQ(shmkit_gc(dir, 0, NULL, NULL), 0);
+}
+
+static void refuse_fd(const char *path)
+{
+	const shmkit_opts ro = {.flags = SHMKIT_F_RDONLY};
+	char spec[32];
+	shmkit_info in;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	ASSERT(fd >= 0);
+	snprintf(spec, sizeof(spec), "fd:%d", fd);
+	BAD_ATTACH(spec, &ro, ENODEV);
+	BAD_CALL(shmkit_stat(spec, &in), ENODEV);
+	close(fd);
+}
+
+/*
+ * Regression (issue 7, item 5): a FIFO planted in /dev/shm or at a file:
+ * path hung a read-only attach forever (open(O_RDONLY) of a FIFO waits for
+ * a writer); `mkfifo /dev/shm/x; shmkit cat posix:/x` never returned. Any
+ * user can plant one. Now every way in (attach read-only and read-write,
+ * stat, in_use, who, fd:, list, gc) refuses it at once with -ENODEV, as it
+ * does a device node; each runs in a bounded child so that a regression
+ * fails here with a message instead of hanging.
+ */
+static void not_a_regular_file(void)
+{
+	char dir[] = "/dev/shm/shmkit-test-fifo-XXXXXX";
+	char path[128], spec[160], fifo_in_dir[160];
+	const char *name = test_name("fifo");
+
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	ASSERT_EQ(mkfifo(path, 0666), 0);
+	snprintf(spec, sizeof(spec), "posix:%s", name);
+	bounded(refuse_by_name, spec, "posix: attach of a FIFO");
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	bounded(refuse_by_name, spec, "file: attach of a FIFO");
+	bounded(refuse_fd, path, "fd: attach of a FIFO");
+	/* A device is no segment either (opening /dev/null is harmless). */
+	bounded(refuse_by_name, "file:/dev/null", "file: attach of a device");
+	bounded(refuse_fd, "/dev/null", "fd: attach of a device");
+
+	ASSERT(mkdtemp(dir));
+	snprintf(fifo_in_dir, sizeof(fifo_in_dir), "%s/fifo", dir);
+	ASSERT_EQ(mkfifo(fifo_in_dir, 0666), 0);
+	bounded(walk_past, dir, "list and gc past a FIFO");
+	ASSERT_EQ(unlink(fifo_in_dir), 0);
+	ASSERT_EQ(rmdir(dir), 0);
+	ASSERT_EQ(unlink(path), 0);
+}
+
 /*
  * Regression (issue 7, item 13): shmkit_strerror(INT_MIN) and
  * shmkit_err_name(INT_MIN) computed -INT_MIN, which overflows; the ASan+UBSan
@@ -553,4 +652,4 @@ static void error_text_of_any_int(void)
 TEST_MAIN("badinput", TEST(bad_specs), TEST(longest_names_work),
 	  TEST(bad_sizes), TEST(bad_opts), TEST(missing), TEST(exists),
 	  TEST(unsupported), TEST(null_out), TEST(symlinks),
-	  TEST(error_text_of_any_int))
+	  TEST(not_a_regular_file), TEST(error_text_of_any_int))

@@ -304,7 +304,7 @@ static void garbage(void)
 		ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
 		msg[2] = 4;
 		for (i = 0; i < 2; i++)
-			expect_refused(types[i], msg, 20, p[0], false, EINVAL,
+			expect_refused(types[i], msg, 20, p[0], false, ENODEV,
 				       "a pipe for a segment");
 		close(p[0]);
 		close(p[1]);

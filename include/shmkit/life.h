@@ -92,7 +92,8 @@ SHMKIT_EXTERN int shmkit_gc(const char *dir, unsigned int flags,
 /*
  * 1 if a live process uses the segment (a shmkit handle on posix/file; any
  * attach on sysv), 0 if none does, or a negative errno: -ENOENT if absent,
- * -ENOTSUP for memfd/fd/anon (they exist only while used).
+ * -ENODEV if the name is not a regular file (as attach), -ENOTSUP for
+ * memfd/fd/anon (they exist only while used).
  */
 SHMKIT_EXTERN int shmkit_in_use(const char *spec);
 

@@ -89,8 +89,11 @@ static int file_attach(shmkit_seg *seg, const shmkit__spec *sp,
 {
 	int fd, r;
 
+	/* O_NONBLOCK: a FIFO at the path must not block the open (fdmap.c). */
 	fd = open_retry(sp->name,
-			(seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR, 0);
+			((seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR) |
+				O_NONBLOCK | O_NOCTTY,
+			0);
 	if (fd < 0)
 		return fd;
 	if ((seg->flags & SHMKIT_F_HUGE) && !huge_unit(fd)) {

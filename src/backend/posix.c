@@ -6,7 +6,10 @@
  * handle keeps its descriptor open: resize needs it, shmkit_fd() hands it
  * out, shmkit_send_fd() can pass it on, and on an ephemeral segment it holds
  * the lock that tells shmkit_gc() the segment is in use. glibc's shm_open() already adds
- * O_NOFOLLOW and O_CLOEXEC; we pass O_CLOEXEC anyway to say so.
+ * O_NOFOLLOW and O_CLOEXEC; we pass O_CLOEXEC anyway to say so. It passes
+ * the other flags on to open(), so attach opens with O_NONBLOCK: anyone can
+ * plant a FIFO in /dev/shm, and a plain read-only open of one would block
+ * until a writer came (see src/fdmap.c).
  *
  * Huge pages: /dev/shm is ordinary tmpfs, so SHMKIT_F_HUGE is refused with
  * -ENOTSUP; memfd: (MFD_HUGETLB) or file: on a hugetlbfs mount gives them.
@@ -73,8 +76,12 @@ static int posix_attach(shmkit_seg *seg, const shmkit__spec *sp,
 
 	if (seg->flags & SHMKIT_F_HUGE)
 		return -ENOTSUP;
+	/* O_NONBLOCK: a FIFO planted at the name must not block the open;
+	 * shmkit__fd_attach_finish() then refuses it (-ENODEV). */
 	fd = open_retry(sp->name,
-			(seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR, 0);
+			((seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR) |
+				O_NONBLOCK | O_NOCTTY,
+			0);
 	if (fd < 0)
 		return fd;
 	r = shmkit__fd_attach_finish(seg, fd, o);

@@ -165,17 +165,21 @@ int shmkit_in_use(const char *spec)
 {
 	shmkit__spec sp;
 	struct shmid_ds ds;
+	struct stat st;
 	int fd, r;
 
 	r = shmkit__spec_parse(spec, &sp);
 	if (r < 0)
 		return r;
+	/* O_NONBLOCK: a FIFO at the name must not block the open. */
 	switch (sp.backend) {
 	case SHMKIT_BACKEND_POSIX:
-		fd = shm_open(sp.name, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+		fd = shm_open(sp.name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+			      0);
 		break;
 	case SHMKIT_BACKEND_FILE:
-		fd = open(sp.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		fd = open(sp.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+					   O_NOCTTY);
 		break;
 	case SHMKIT_BACKEND_SYSV:
 		if (sp.by_id) {
@@ -196,7 +200,12 @@ int shmkit_in_use(const char *spec)
 	}
 	if (fd < 0)
 		return -errno;
-	r = shmkit__life_probe(fd);
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -ENODEV; /* a FIFO or device: attach refuses it too */
+	else
+		r = shmkit__life_probe(fd);
 	shmkit__close(fd);
 	if (r < 0)
 		return r;
@@ -214,7 +223,8 @@ static int gc_one(int dfd, const char *name, unsigned flags, uint64_t *size)
 	struct stat st, again;
 	int fd, r = 0;
 
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = openat(dfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return 0; /* gone, not ours to read, or a symlink */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !is_ephemeral(fd))
