@@ -129,6 +129,15 @@ typedef struct shmkit_opts {
  *
  * For DETACH, DESTROY and RESIZE spec may be NULL. Returns 0 or a negative
  * errno: -EINVAL for a malformed spec, size or opcode.
+ *
+ * file: paths are resolved without following symlinks (openat2
+ * RESOLVE_NO_SYMLINKS): a symlink anywhere in the path, as a directory or as
+ * the last component, is -ELOOP, for create, attach, unlink, destroy,
+ * shmkit_stat, shmkit_who, shmkit_in_use and a shmkit_gc directory alike;
+ * only a create whose last component is itself a symlink says -EEXIST (the
+ * name is taken). On kernels without openat2 (before 5.6) only a symlink as
+ * the last component is refused. A path relative to the working directory
+ * is resolved from it; the working directory itself is trusted.
  */
 SHMKIT_EXTERN int shmkit_op(shmkit_opcode op, const char *spec, size_t size,
 			    const shmkit_opts *opts, shmkit_seg **seg);

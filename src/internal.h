@@ -115,6 +115,16 @@ SHMKIT__HIDDEN size_t shmkit__huge_page_size(void);
 /* munmap + close. */
 SHMKIT__HIDDEN int shmkit__fd_detach(shmkit_seg *seg);
 
+/* -- file: paths, no symlink anywhere (src/path.c) -------------------------- */
+
+/* open(path) refusing a symlink in any component (-ELOOP); O_CLOEXEC added. */
+SHMKIT__HIDDEN int shmkit__path_open(const char *path, int flags, mode_t mode);
+/* The directory that holds path's last component, opened O_PATH the same
+ * way; *ret_name is set to that component (inside path). */
+SHMKIT__HIDDEN int shmkit__path_dir(const char *path, const char **ret_name);
+/* unlink(path) relative to shmkit__path_dir(). */
+SHMKIT__HIDDEN int shmkit__path_unlink(const char *path);
+
 /* -- Lifetime (src/life/lifetime.c) ----------------------------------------- */
 
 /* Creator of an ephemeral segment: take the shared lock, mark it. No-op
@@ -123,10 +133,11 @@ SHMKIT__HIDDEN int shmkit__life_claim(int fd, unsigned flags);
 /* Attacher: if st (fstat of fd) is ephemeral, take the shared lock; then,
  * if named, -ENOENT when the name was removed meanwhile. May refresh *st. */
 SHMKIT__HIDDEN int shmkit__life_join(int fd, struct stat *st, bool named);
-/* An unnamed file (O_TMPFILE) in path's directory; -EEXIST if path exists. */
-SHMKIT__HIDDEN int shmkit__life_open_unnamed(const char *path, unsigned mode);
-/* Give the unnamed file its name, exclusively (-EEXIST if taken). */
-SHMKIT__HIDDEN int shmkit__life_publish(int fd, const char *path);
+/* An unnamed file (O_TMPFILE) in directory dfd; -EEXIST if name exists there. */
+SHMKIT__HIDDEN int shmkit__life_open_unnamed(int dfd, const char *name,
+					     unsigned mode);
+/* Give the unnamed file its name in dfd, exclusively (-EEXIST if taken). */
+SHMKIT__HIDDEN int shmkit__life_publish(int fd, int dfd, const char *name);
 /* SHMKIT_INFO_EPHEMERAL|STALE for an open segment, or -errno. */
 SHMKIT__HIDDEN int shmkit__life_probe(int fd);
 

@@ -560,6 +560,35 @@ static int describe_sysv(const shmkit__spec *sp, shmkit_info *in,
 }
 
 /*
+ * fstatat() the object a posix or file spec names, never following a
+ * symlink (file: paths resolved as the file backend resolves them, see
+ * src/path.c), and add its lifetime marks to *flags. -ELOOP for a symlink
+ * and -ENODEV for what is not a regular file, as attach says.
+ */
+static int stat_by_name(const shmkit__spec *sp, struct stat *st,
+			unsigned *flags)
+{
+	const char *name = sp->name + 1;
+	int dfd, r;
+
+	if (sp->backend == SHMKIT_BACKEND_FILE)
+		dfd = shmkit__path_dir(sp->name, &name);
+	else if ((dfd = open(SHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		dfd = errno == ENOTDIR ? -ENOENT : -errno;
+	if (dfd < 0)
+		return dfd;
+	r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (r == 0 && S_ISLNK(st->st_mode))
+		r = -ELOOP;
+	else if (r == 0 && !S_ISREG(st->st_mode))
+		r = -ENODEV; /* a FIFO or device */
+	if (r == 0)
+		*flags |= life_flags(dfd, name, st);
+	shmkit__close(dfd);
+	return r;
+}
+
+/*
  * Fill *in for the object sp names (nprocs left unknown) and set *f to the
  * maps lines that show it. Writes *in and *f only on success.
  */
@@ -568,35 +597,15 @@ static int describe(const shmkit__spec *sp, shmkit_info *in, scan_filter *f)
 	shmkit_info tmp;
 	scan_filter tf = {0};
 	struct stat st;
-	int dfd, r;
+	int r;
 
 	info_init(&tmp, sp->backend);
 	switch (sp->backend) {
 	case SHMKIT_BACKEND_POSIX:
-		dfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			return errno == ENOTDIR ? -ENOENT : -errno;
-		r = fstatat(dfd, sp->name + 1, &st, AT_SYMLINK_NOFOLLOW) < 0
-			    ? -errno
-			    : 0;
-		if (r == 0 && S_ISLNK(st.st_mode))
-			r = -ELOOP; /* shm_open refuses symlinks (O_NOFOLLOW) */
-		else if (r == 0 && !S_ISREG(st.st_mode))
-			r = -ENODEV; /* a FIFO or device: attach refuses it too */
-		if (r == 0)
-			tmp.flags |= life_flags(dfd, sp->name + 1, &st);
-		shmkit__close(dfd);
+	case SHMKIT_BACKEND_FILE:
+		r = stat_by_name(sp, &st, &tmp.flags);
 		if (r < 0)
 			return r;
-		break;
-	case SHMKIT_BACKEND_FILE:
-		if (fstatat(AT_FDCWD, sp->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		if (S_ISLNK(st.st_mode))
-			return -ELOOP; /* the file backend refuses symlinks */
-		if (!S_ISREG(st.st_mode))
-			return -ENODEV; /* as attach */
-		tmp.flags |= life_flags(AT_FDCWD, sp->name, &st);
 		break;
 	case SHMKIT_BACKEND_FD:
 		if (fstat(sp->fd, &st) < 0)

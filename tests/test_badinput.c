@@ -16,10 +16,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 struct snap {
 	char shm[16384];  /* our /dev/shm names, sorted, one per line */
@@ -527,6 +529,91 @@ static void symlinks(void)
 	ASSERT_OK(shmkit_destroy(s));
 }
 
+/* Whether this kernel (and whatever runs us: valgrind does not know it)
+ * has openat2(2). */
+static bool have_openat2(void)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve = RESOLVE_NO_SYMLINKS};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || errno != ENOSYS;
+}
+
+/*
+ * Regression (issue 7, item 13): file: refused a symlink only as the last
+ * component (O_NOFOLLOW) while the docs said symlinks are refused, so
+ * file:DIR/link/seg, with link a symlink to a directory, was followed by
+ * attach, create, unlink, stat, in_use and gc, and destroy removed a file in
+ * whatever directory the link pointed at by then. Now a symlink anywhere in
+ * the path is -ELOOP, and what it points at is left alone.
+ */
+static void symlinked_directories(void)
+{
+	char dir[128], real[160], link[160], spec[256], path[256], up[160];
+	const shmkit_opts eph = {.flags = SHMKIT_F_EPHEMERAL};
+	shmkit_seg *s, *moved;
+	shmkit_info in;
+	struct stat st;
+
+	if (!have_openat2())
+		SKIP("no openat2 here (kernel < 5.6, or valgrind): only a "
+		     "symlink as the last component is refused, which "
+		     "badinput.symlinks checks");
+	snprintf(dir, sizeof(dir), "/dev/shm%s-XXXXXX", test_name("symdir"));
+	ASSERT(mkdtemp(dir));
+	snprintf(real, sizeof(real), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ASSERT_EQ(mkdir(real, 0700), 0);
+	ASSERT_EQ(symlink("real", link), 0);
+	snprintf(spec, sizeof(spec), "file:%s/seg", real);
+	ASSERT_OK(shmkit_create(spec, 4096, NULL, &s));
+	memcpy(shmkit_addr(s), "real", 5);
+
+	/* Through the symlinked directory: refused, whatever the call. */
+	snprintf(spec, sizeof(spec), "file:%s/seg", link);
+	BAD_ATTACH(spec, NULL, ELOOP);
+	BAD_CALL(shmkit_unlink(spec), ELOOP);
+	BAD_CALL(shmkit_stat(spec, &in), ELOOP);
+	BAD_CALL(shmkit_in_use(spec), ELOOP);
+	BAD_CALL(shmkit_who(spec, NULL, 0), ELOOP);
+	BAD_CALL(shmkit_gc(link, 0, NULL, NULL), ELOOP);
+	snprintf(spec, sizeof(spec), "file:%s/new", link);
+	BAD_CREATE(spec, 4096, NULL, ELOOP);
+	BAD_CREATE(spec, 4096, &eph, ELOOP);
+	snprintf(path, sizeof(path), "%s/new", real);
+	ASSERT(access(path, F_OK) < 0);
+	/* A symlink higher up counts as much as one just above the name. */
+	snprintf(up, sizeof(up), "%s-up", dir);
+	ASSERT_EQ(symlink(dir, up), 0);
+	snprintf(spec, sizeof(spec), "file:%s/real/seg", up);
+	BAD_ATTACH(spec, NULL, ELOOP);
+	BAD_CALL(shmkit_unlink(spec), ELOOP);
+	ASSERT_EQ(unlink(up), 0);
+
+	/* The directory of a live handle swapped for a symlink: destroy
+	 * refuses to follow it and leaves the file it would have hit. */
+	snprintf(spec, sizeof(spec), "file:%s/seg", real);
+	ASSERT_OK(shmkit_attach(spec, NULL, &moved));
+	snprintf(path, sizeof(path), "%s/elsewhere", dir);
+	ASSERT_EQ(rename(real, path), 0);
+	ASSERT_EQ(symlink("elsewhere", real), 0);
+	ASSERT_ERR(shmkit_destroy(moved), ELOOP);
+	snprintf(path, sizeof(path), "%s/elsewhere/seg", dir);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT(!strcmp(shmkit_addr(s), "real"));
+	ASSERT_OK(shmkit_detach(s));
+
+	ASSERT_EQ(unlink(path), 0);
+	ASSERT_EQ(unlink(real), 0);
+	snprintf(path, sizeof(path), "%s/elsewhere", dir);
+	ASSERT_EQ(rmdir(path), 0);
+	ASSERT_EQ(unlink(link), 0);
+	ASSERT_EQ(rmdir(dir), 0);
+}
+
 /* -- Not a regular file ------------------------------------------------- */
 
 /*
@@ -652,4 +739,4 @@ static void error_text_of_any_int(void)
 TEST_MAIN("badinput", TEST(bad_specs), TEST(longest_names_work),
 	  TEST(bad_sizes), TEST(bad_opts), TEST(missing), TEST(exists),
 	  TEST(unsupported), TEST(null_out), TEST(symlinks),
-	  TEST(not_a_regular_file), TEST(error_text_of_any_int))
+	  TEST(symlinked_directories), TEST(not_a_regular_file), TEST(error_text_of_any_int))

@@ -17,7 +17,6 @@
 #include "../internal.h"
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -37,34 +36,39 @@ static int posix_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			const shmkit_opts *o)
 {
 	bool eph = seg->flags & SHMKIT_F_EPHEMERAL;
-	char path[sizeof(SHM_DIR) + PATH_MAX];
-	int fd, r;
+	int dfd = -1, fd, r;
 
 	if (seg->flags & SHMKIT_F_HUGE)
 		return -ENOTSUP;
 	if (eph) {
 		/* Built unnamed, named when complete (src/life/lifetime.c). */
-		snprintf(path, sizeof(path), SHM_DIR "%s", sp->name);
-		fd = shmkit__life_open_unnamed(path, shmkit__mode(o));
+		dfd = open(SHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		fd = shmkit__life_open_unnamed(dfd, sp->name + 1, shmkit__mode(o));
 	} else {
 		fd = open_retry(sp->name, O_RDWR | O_CREAT | O_EXCL,
 				(mode_t)shmkit__mode(o));
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		shmkit__close(dfd);
 		return fd;
+	}
 	r = shmkit__life_claim(fd, seg->flags);
 	if (r == 0)
 		r = shmkit__fd_create_finish(seg, fd, size, o);
 	if (r == 0 && eph) {
-		r = shmkit__life_publish(fd, path);
+		r = shmkit__life_publish(fd, dfd, sp->name + 1);
 		if (r < 0)
 			(void)shmkit__fd_detach(seg); /* unmaps, closes fd */
+		shmkit__close(dfd);
 		return r;
 	}
 	if (r < 0) {
 		if (!eph)
 			(void)shm_unlink(sp->name);
 		shmkit__close(fd);
+		shmkit__close(dfd);
 	}
 	return r;
 }

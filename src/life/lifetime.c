@@ -99,43 +99,30 @@ int shmkit__life_join(int fd, struct stat *st, bool named)
 	return st->st_nlink == 0 ? -ENOENT : 0;
 }
 
-int shmkit__life_open_unnamed(const char *path, unsigned mode)
+int shmkit__life_open_unnamed(int dfd, const char *name, unsigned mode)
 {
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n;
 	int fd;
 
-	if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return -EEXIST; /* fail fast; linkat() is the real arbiter */
-	if (!slash) {
-		dir[0] = '.';
-		n = 1;
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-	}
-	dir[n] = '\0';
 	do {
-		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+		fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return errno == EOPNOTSUPP || errno == EISDIR ? -ENOTSUP : -errno;
 	return fd;
 }
 
-int shmkit__life_publish(int fd, const char *path)
+int shmkit__life_publish(int fd, int dfd, const char *name)
 {
 	char proc[64];
 
 	/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link
 	 * does the same for anyone. Exclusive: -EEXIST if the name is taken. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+	if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
-	if (errno == ENOENT && linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+	if (errno == ENOENT && linkat(fd, "", dfd, name, AT_EMPTY_PATH) == 0)
 		return 0; /* no /proc, but privileged */
 	return -errno;
 }
@@ -176,10 +163,13 @@ int shmkit_in_use(const char *spec)
 	case SHMKIT_BACKEND_POSIX:
 		fd = shm_open(sp.name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
 			      0);
+		if (fd < 0)
+			return -errno;
 		break;
 	case SHMKIT_BACKEND_FILE:
-		fd = open(sp.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-					   O_NOCTTY);
+		fd = shmkit__path_open(sp.name, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+		if (fd < 0)
+			return fd;
 		break;
 	case SHMKIT_BACKEND_SYSV:
 		if (sp.by_id) {
@@ -198,8 +188,6 @@ int shmkit_in_use(const char *spec)
 	default:
 		return -ENOTSUP; /* memfd, fd, anon: in use while they exist */
 	}
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, &st) < 0)
 		r = -errno;
 	else if (!S_ISREG(st.st_mode))
@@ -256,9 +244,13 @@ int shmkit_gc(const char *dir, unsigned flags, shmkit_gc_cb cb, void *arg)
 
 	if (flags & ~SHMKIT_GC_DRY_RUN)
 		return -EINVAL;
-	dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* A file: directory is resolved as file: paths are (src/path.c). */
+	if (dir)
+		dfd = shmkit__path_open(d, O_RDONLY | O_DIRECTORY, 0);
+	else if ((dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		dfd = -errno;
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	dp = fdopendir(dfd);
 	if (!dp) {
 		int e = -errno;
