@@ -4,6 +4,13 @@
  * gc must remove an ephemeral segment once no live process uses it, and
  * nothing else: never a persistent one, never one in use, never one shmkit
  * did not create, and never one a process is attaching at that moment.
+ *
+ * The tests collect only what they made. Cases that gc posix: segments run
+ * in a child with a private tmpfs on /dev/shm in a mount namespace of its
+ * own (test_in_private_shm), so the host's stale segments are never
+ * touched; file: cases use a directory of their own. Nothing here passes
+ * shmkit_gc() the host's /dev/shm (test_private_shm_gc_dir() fails a test
+ * that tries).
  */
 #include "test.h"
 
@@ -46,6 +53,15 @@ static int count_cb(const char *spec, uint64_t size, void *arg)
 	return 0;
 }
 
+/* Run a posix gc case on a private /dev/shm; skip where that is refused. */
+static void on_private_shm(void (*fn)(const char *), const char *what)
+{
+	const char *skip = test_in_private_shm(fn, NULL, "size=256m,mode=1777",
+					       60000, what);
+	if (skip)
+		SKIP(skip);
+}
+
 /* A child makes the segment with opts and dies by SIGKILL holding it. */
 static void create_and_die(const char *spec, const shmkit_opts *o)
 {
@@ -62,26 +78,34 @@ static void create_and_die(const char *spec, const shmkit_opts *o)
 	ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
-static void crashed_ephemeral_is_collected(void)
+static void crashed_ephemeral_body(const char *unused)
 {
 	const char *n = test_name("eph");
 	struct found f = {spec_of(n), 0};
 
+	(void)unused;
 	create_and_die(spec_of(n), &eph);
 	ASSERT(exists(n));
 	ASSERT_EQ(shmkit_in_use(spec_of(n)), 0);
 	/* dry run: reported, not removed */
-	ASSERT(shmkit_gc(NULL, SHMKIT_GC_DRY_RUN, count_cb, &f) >= 1);
+	ASSERT_EQ(shmkit_gc(test_private_shm_gc_dir(), SHMKIT_GC_DRY_RUN,
+			    count_cb, &f),
+		  1);
 	ASSERT_EQ(f.hits, 1);
 	ASSERT(exists(n));
 	f.hits = 0;
-	ASSERT(shmkit_gc(NULL, 0, count_cb, &f) >= 1);
+	ASSERT_EQ(shmkit_gc(test_private_shm_gc_dir(), 0, count_cb, &f), 1);
 	ASSERT_EQ(f.hits, 1);
 	ASSERT(!exists(n));
 	ASSERT_ERR(shmkit_in_use(spec_of(n)), ENOENT);
 }
 
-static void live_persistent_and_foreign_are_kept(void)
+static void crashed_ephemeral_is_collected(void)
+{
+	on_private_shm(crashed_ephemeral_body, "crashed ephemeral, private /dev/shm");
+}
+
+static void kept_body(const char *unused)
 {
 	const char *live = test_name("live"), *pers = test_name("pers"),
 		   *foreign = test_name("foreign");
@@ -89,6 +113,7 @@ static void live_persistent_and_foreign_are_kept(void)
 	struct found f = {NULL, 0};
 	int fd;
 
+	(void)unused;
 	/* in use: an ephemeral segment this process holds */
 	ASSERT_OK(shmkit_create(spec_of(live), 4096, &eph, &s));
 	ASSERT_EQ(shmkit_in_use(spec_of(live)), 1);
@@ -109,17 +134,22 @@ static void live_persistent_and_foreign_are_kept(void)
 	close(fd);
 
 	f.want = spec_of(live);
-	ASSERT(shmkit_gc(NULL, 0, count_cb, &f) >= 0);
+	ASSERT_EQ(shmkit_gc(test_private_shm_gc_dir(), 0, count_cb, &f), 0);
 	ASSERT_EQ(f.hits, 0);
 	ASSERT(exists(live) && exists(pers) && exists(foreign));
 
 	/* Once the last user detaches, the ephemeral one goes at next gc. */
 	ASSERT_OK(shmkit_detach(s));
-	ASSERT(shmkit_gc(NULL, 0, count_cb, &f) >= 1);
+	ASSERT_EQ(shmkit_gc(test_private_shm_gc_dir(), 0, count_cb, &f), 1);
 	ASSERT_EQ(f.hits, 1);
 	ASSERT(!exists(live) && exists(pers) && exists(foreign));
 	ASSERT_OK(shmkit_unlink(spec_of(pers)));
 	ASSERT(shm_unlink(foreign) == 0);
+}
+
+static void live_persistent_and_foreign_are_kept(void)
+{
+	on_private_shm(kept_body, "live, persistent, foreign, private /dev/shm");
 }
 
 /*
@@ -128,13 +158,14 @@ static void live_persistent_and_foreign_are_kept(void)
  * creator's. Whenever an attach succeeds, the name must still be there for
  * as long as the handle is held.
  */
-static void gc_never_removes_while_attached(void)
+static void attach_race_body(const char *unused)
 {
 	enum { ROUNDS = 300 };
 	int stop[2];
 	pid_t gc;
 	int i, attached = 0;
 
+	(void)unused;
 	ASSERT(pipe(stop) == 0);
 	gc = fork();
 	ASSERT(gc >= 0);
@@ -143,7 +174,7 @@ static void gc_never_removes_while_attached(void)
 		close(stop[1]);
 		fcntl(stop[0], F_SETFL, O_NONBLOCK);
 		while (read(stop[0], &c, 1) < 0 && errno == EAGAIN)
-			(void)shmkit_gc(NULL, 0, NULL, NULL);
+			(void)shmkit_gc(test_private_shm_gc_dir(), 0, NULL, NULL);
 		_exit(0);
 	}
 	close(stop[0]);
@@ -171,6 +202,11 @@ static void gc_never_removes_while_attached(void)
 	close(stop[1]);
 	test_expect_child_ok(gc, 10000, "collector");
 	printf("     %d of %d attaches beat the collector\n", attached, ROUNDS);
+}
+
+static void gc_never_removes_while_attached(void)
+{
+	on_private_shm(attach_race_body, "gc racing attachers, private /dev/shm");
 }
 
 static void sysv_ephemeral_dies_with_last_detach(void)
@@ -274,7 +310,7 @@ static void ephemeral_appears_complete(void)
 static void bad_arguments(void)
 {
 	shmkit_seg *s = (shmkit_seg *)0x1;
-	ASSERT_ERR(shmkit_gc(NULL, 0x80, NULL, NULL), EINVAL);
+	ASSERT_ERR(shmkit_gc("/nonexistent-shmkit-dir", 0x80, NULL, NULL), EINVAL);
 	ASSERT_ERR(shmkit_gc("/nonexistent-shmkit-dir", 0, NULL, NULL), ENOENT);
 	ASSERT_ERR(shmkit_in_use("bogus:"), EINVAL);
 	ASSERT_ERR(shmkit_in_use("memfd:x"), ENOTSUP);
