@@ -121,7 +121,9 @@ typedef struct shmkit_opts {
  *          name (or the fd: descriptor) refers to is not a regular file: a
  *          FIFO, device node or (opened read-only) directory planted at a
  *          posix: or file: name is refused without blocking, never mapped
- *          and never waited on.
+ *          and never waited on. -EBUSY if the segment is ephemeral and
+ *          someone has held its liveness lock exclusively for about a
+ *          second (see shmkit/life.h): attach never blocks on it.
  *  DETACH  *seg: unmap and free the handle; the segment stays. *seg = NULL.
  *  DESTROY *seg: remove the name, then detach. *seg = NULL.
  *  RESIZE  *seg, size: grow or shrink, moving the mapping if needed

@@ -16,6 +16,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -51,6 +52,14 @@ static int count_cb(const char *spec, uint64_t size, void *arg)
 	if (f->want && !strcmp(spec, f->want))
 		f->hits++;
 	return 0;
+}
+
+/* A fresh directory of our own on /dev/shm (tmpfs) for file: cases; the
+ * name carries our pid, so one left behind is reported. */
+static void private_dir(char *buf, size_t len, const char *tag)
+{
+	snprintf(buf, len, "/dev/shm%s-XXXXXX", test_name(tag));
+	ASSERT(mkdtemp(buf));
 }
 
 /* Run a posix gc case on a private /dev/shm; skip where that is refused. */
@@ -231,10 +240,10 @@ static void sysv_ephemeral_dies_with_last_detach(void)
 
 static void file_ephemeral_in_a_directory(void)
 {
-	char dir[] = "/dev/shm/shmkit-test-dir-XXXXXX", spec[160], path[128];
+	char dir[160], spec[200], path[180];
 	struct found f = {spec, 0};
 
-	ASSERT(mkdtemp(dir));
+	private_dir(dir, sizeof(dir), "dir");
 	snprintf(path, sizeof(path), "%s/seg", dir);
 	snprintf(spec, sizeof(spec), "file:%s", path);
 	create_and_die(spec, &eph);
@@ -307,6 +316,137 @@ static void ephemeral_appears_complete(void)
 	}
 }
 
+static int64_t ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)(t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * A child that opens path read-only (all flock(2) needs), takes the lock op
+ * on it, says so on *ready, and holds it until told to let go (or until its
+ * parent dies: the pipe then reads EOF).
+ */
+static pid_t hold_flock(const char *path, int op, int *ready_rd, int *go_wr)
+{
+	int ready[2], go[2];
+	pid_t pid;
+	char c;
+
+	ASSERT(pipe(ready) == 0 && pipe(go) == 0);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		close(ready[0]);
+		close(go[1]);
+		if (fd < 0 || flock(fd, op | LOCK_NB) < 0)
+			_exit(2);
+		if (write(ready[1], "h", 1) != 1)
+			_exit(3);
+		(void)read(go[0], &c, 1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (read(ready[0], &c, 1) != 1)
+		FAIL_("the lock holder could not take its lock");
+	*ready_rd = ready[0];
+	*go_wr = go[1];
+	return pid;
+}
+
+static void let_go(pid_t pid, int ready_rd, int go_wr)
+{
+	ASSERT(write(go_wr, "g", 1) == 1);
+	test_expect_child_ok(pid, 5000, "lock holder");
+	close(ready_rd);
+	close(go_wr);
+}
+
+/* In a child (so that a blocking attach fails the test instead of hanging
+ * it): attach must give up with -EBUSY, and within the bound. */
+static void attach_refused_busy(const char *spec, unsigned flags)
+{
+	const shmkit_opts o = {.flags = flags};
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		struct timespec t0;
+		shmkit_seg *s = NULL;
+		int64_t ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ASSERT_ERR(shmkit_attach(spec, &o, &s), EBUSY);
+		ms = ms_since(&t0);
+		ASSERT(s == NULL);
+		if (ms < 900 || ms > 2500)
+			FAIL_("attach gave up after %lld ms, not about 1000",
+			      (long long)ms);
+		_exit(0);
+	}
+	test_expect_child_ok(pid, 5000, "attach while another holds LOCK_EX");
+}
+
+/*
+ * Regression (issue 7, item 6): anyone who can read an ephemeral segment
+ * could block every attacher forever by holding flock(LOCK_EX) on it, since
+ * attach took its shared lock with a blocking flock(LOCK_SH). Attach now
+ * gives up with -EBUSY after about a second, and works again the moment the
+ * holder lets go.
+ */
+static void lock_holder_cannot_block_attach(void)
+{
+	char dir[160], spec[200];
+	shmkit_seg *s;
+	int ready, go;
+	pid_t holder;
+
+	/* In a directory of our own: unused, it is stale, and nobody's gc of
+	 * /dev/shm may take it from under the test. */
+	private_dir(dir, sizeof(dir), "exhold");
+	snprintf(spec, sizeof(spec), "file:%s/seg", dir);
+	ASSERT_OK(shmkit_create(spec, 4096, &eph, &s));
+	memcpy(shmkit_addr(s), "held", 5);
+	ASSERT_OK(shmkit_detach(s)); /* unused now: LOCK_EX can be had */
+	holder = hold_flock(spec + 5, LOCK_EX, &ready, &go);
+	attach_refused_busy(spec, 0);
+	attach_refused_busy(spec, SHMKIT_F_RDONLY);
+	let_go(holder, ready, go);
+	ASSERT_OK(shmkit_attach(spec, NULL, &s));
+	ASSERT(!strcmp(shmkit_addr(s), "held"));
+	ASSERT_OK(shmkit_destroy(s));
+	ASSERT(rmdir(dir) == 0);
+}
+
+/*
+ * The other side of the same coin, documented in shmkit/life.h: a reader
+ * holding LOCK_SH makes a stale segment look in use, and gc leaves it until
+ * the reader lets go.
+ */
+static void lock_holder_keeps_gc_away(void)
+{
+	char dir[160], spec[200], path[180];
+	int ready, go;
+	pid_t holder;
+
+	private_dir(dir, sizeof(dir), "shhold");
+	snprintf(path, sizeof(path), "%s/seg", dir);
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	create_and_die(spec, &eph);
+	holder = hold_flock(path, LOCK_SH, &ready, &go);
+	ASSERT_EQ(shmkit_in_use(spec), 1);
+	ASSERT_EQ(shmkit_gc(dir, 0, NULL, NULL), 0);
+	ASSERT(access(path, F_OK) == 0);
+	let_go(holder, ready, go);
+	ASSERT_EQ(shmkit_gc(dir, 0, NULL, NULL), 1);
+	ASSERT(access(path, F_OK) < 0);
+	ASSERT(rmdir(dir) == 0);
+}
+
 static void bad_arguments(void)
 {
 	shmkit_seg *s = (shmkit_seg *)0x1;
@@ -323,4 +463,5 @@ TEST_MAIN("lifetime", TEST(crashed_ephemeral_is_collected),
 	  TEST(gc_never_removes_while_attached),
 	  TEST(sysv_ephemeral_dies_with_last_detach),
 	  TEST(file_ephemeral_in_a_directory), TEST(ephemeral_appears_complete),
+	  TEST(lock_holder_cannot_block_attach), TEST(lock_holder_keeps_gc_away),
 	  TEST(bad_arguments))

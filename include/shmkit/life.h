@@ -69,6 +69,15 @@ SHMKIT_EXTERN int shmkit_mutex_destroy(shmkit_mutex *m);
  * segments are freed by the kernel with their last user, and an ephemeral
  * System V segment is marked for removal at create (it is then attached by
  * "sysv:id=N" and freed at its last detach), so neither ever needs gc.
+ *
+ * The lock is flock(2), which needs only read access: anyone who can open
+ * an ephemeral segment for reading can hold it. Holding it exclusively
+ * would block attachers; attach therefore never waits for it more than
+ * about a second and then fails with -EBUSY (gc and the probes of
+ * shmkit_list/stat/in_use hold it exclusively only for an instant). Holding
+ * it shared makes the segment look in use, so gc never collects it while
+ * that reader holds it. Keep ephemeral segments' mode private (the default
+ * 0600) where other users must not be able to do either.
  */
 
 /* shmkit_gc() flags */

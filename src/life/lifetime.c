@@ -28,9 +28,20 @@
  * it is shmkit's and meant to go: never a persistent one, never one shmkit
  * did not create), the exclusive lock was granted (nobody uses it), and the
  * name still refers to the inode that was locked. It unlinks while holding
- * the lock. An attacher that opened the name just before the unlink blocks
- * in flock(LOCK_SH) until gc is done, then sees st_nlink == 0 and reports
+ * the lock. An attacher that opened the name just before the unlink waits
+ * for its shared lock until gc is done, then sees st_nlink == 0 and reports
  * -ENOENT instead of joining a removed segment.
+ *
+ * That wait is bounded. flock(2) needs no write permission, so anyone who
+ * can open a segment for reading can hold LOCK_EX on it for as long as they
+ * like; a blocking LOCK_SH would then hang every attacher. Attach takes the
+ * lock with LOCK_NB, retried with a backoff (0.1 ms doubling to 50 ms) for
+ * at most JOIN_WAIT_MS, then gives up with -EBUSY. gc and the probes of
+ * list/stat/in_use hold LOCK_EX only for the instant of their check (and
+ * gc's removal), so a legitimate wait is microseconds and one second is
+ * generous. The same reader can hold LOCK_SH to make a stale segment look
+ * in use, so that gc never collects it: read access is enough for both, and
+ * the mode is what limits who has it.
  *
  * System V segments need none of this: an ephemeral one is marked for
  * removal (IPC_RMID) as soon as its creator has attached, and the kernel
@@ -52,29 +63,58 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LIFE_XATTR "user.shmkit.life"
 #define LIFE_EPHEMERAL "ephemeral"
 
-static int flock_retry(int fd, int op)
+/* The longest an attacher waits for its shared lock before -EBUSY. */
+#define JOIN_WAIT_MS 1000
+
+static int64_t now_us(void)
 {
-	while (flock(fd, op) < 0) {
-		if (errno != EINTR)
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* LOCK_SH without ever blocking for long: -EBUSY once JOIN_WAIT_MS have
+ * passed with someone holding LOCK_EX (see the top of the file). */
+static int lock_shared_bounded(int fd)
+{
+	int64_t start = 0, left, nap_us = 100;
+	struct timespec nap;
+
+	for (;;) {
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
 			return -errno;
+		if (!start)
+			start = now_us();
+		left = start + JOIN_WAIT_MS * 1000 - now_us();
+		if (left <= 0)
+			return -EBUSY;
+		if (nap_us > left)
+			nap_us = left;
+		nap.tv_sec = (time_t)(nap_us / 1000000);
+		nap.tv_nsec = (long)(nap_us % 1000000) * 1000;
+		(void)nanosleep(&nap, NULL); /* EINTR: just try again sooner */
+		if (nap_us < 50000)
+			nap_us *= 2;
 	}
-	return 0;
 }
 
 int shmkit__life_claim(int fd, unsigned flags)
 {
-	int r;
-
 	if (!(flags & SHMKIT_F_EPHEMERAL))
 		return 0; /* persistent: nothing to witness, nothing to pay */
-	r = flock_retry(fd, LOCK_SH);
-	if (r < 0)
-		return r;
+	/* The inode has no name yet: nobody else can hold its lock. */
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
 	if (fsetxattr(fd, LIFE_XATTR, LIFE_EPHEMERAL,
 		      sizeof(LIFE_EPHEMERAL) - 1, 0) < 0)
 		return errno == EOPNOTSUPP ? -ENOTSUP : -errno;
@@ -87,7 +127,7 @@ int shmkit__life_join(int fd, struct stat *st, bool named)
 
 	if (!(st->st_mode & S_ISVTX))
 		return 0;
-	r = flock_retry(fd, LOCK_SH);
+	r = lock_shared_bounded(fd);
 	if (r < 0)
 		return r;
 	if (!named)
