@@ -141,6 +141,17 @@ SHMKIT__HIDDEN int shmkit__life_publish(int fd, int dfd, const char *name);
 /* SHMKIT_INFO_EPHEMERAL|STALE for an open segment, or -errno. */
 SHMKIT__HIDDEN int shmkit__life_probe(int fd);
 
+/*
+ * For tests only (NULL otherwise): shmkit_gc() calls it at each step of
+ * removing one stale segment, so that a test can race the removal
+ * deterministically: SHMKIT__GC_CHECKED once the segment is locked and its
+ * name checked, nothing moved yet (name: its name); SHMKIT__GC_MOVED once it
+ * is moved to gc's private name (name: that name), not yet re-checked.
+ */
+enum { SHMKIT__GC_CHECKED = 1, SHMKIT__GC_MOVED = 2 };
+SHMKIT__HIDDEN extern void (*shmkit__gc_hook)(int stage, int dfd,
+					      const char *name);
+
 /* Close preserving errno, retrying nothing (close must not be retried). */
 SHMKIT__HIDDEN void shmkit__close(int fd);
 

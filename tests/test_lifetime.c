@@ -13,7 +13,9 @@
  * that tries).
  */
 #include "test.h"
+#include "internal.h" /* shmkit__gc_hook */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
@@ -447,6 +449,183 @@ static void lock_holder_keeps_gc_away(void)
 	ASSERT(rmdir(dir) == 0);
 }
 
+/* The names in dir, sorted, one per line. */
+static void dir_listing(const char *dir, char *out, size_t len)
+{
+	char *names[64];
+	struct dirent *de;
+	size_t n = 0, i, used = 0;
+	DIR *d = opendir(dir);
+
+	ASSERT(d != NULL);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && n < 64)
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	for (i = 1; i < n; i++) /* insertion sort: a handful of names */
+		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char *t = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = t;
+		}
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		used += (size_t)snprintf(out + used, len - used, "%s\n", names[i]);
+		free(names[i]);
+		ASSERT(used < len);
+	}
+}
+
+static char hook_spec[256];
+static shmkit_seg *hook_live;
+static int hook_calls[3];
+
+/* At SHMKIT__GC_CHECKED: do what a restarting service does, remove the
+ * stale name and create a fresh live segment under it. */
+static void restart_under_gc(int stage, int dfd, const char *name)
+{
+	(void)dfd, (void)name;
+	hook_calls[stage]++;
+	if (stage != SHMKIT__GC_CHECKED)
+		return;
+	ASSERT_OK(shmkit_unlink(hook_spec));
+	ASSERT_OK(shmkit_create(hook_spec, 8192, &eph, &hook_live));
+	memcpy(shmkit_addr(hook_live), "live", 5);
+}
+
+/*
+ * Regression (issue 7, item 7): between gc's same-inode check and its
+ * unlinkat(), another process could remove the stale name and create a live
+ * ephemeral segment under it (the ordinary "remove, then create fresh"
+ * restart), and gc unlinked the live one's name. The hook runs that restart
+ * at exactly that moment; gc must leave the live segment under its name
+ * (it moves it to its private name, sees the wrong inode, and puts it back),
+ * report nothing removed, and leave no private name behind.
+ */
+static void gc_spares_a_name_made_again(void)
+{
+	char dir[160], path[200], before[512], after[512];
+	struct stat st, live;
+	shmkit_seg *a;
+
+	private_dir(dir, sizeof(dir), "regc");
+	snprintf(path, sizeof(path), "%s/seg", dir);
+	snprintf(hook_spec, sizeof(hook_spec), "file:%s", path);
+	create_and_die(hook_spec, &eph);
+	dir_listing(dir, before, sizeof(before));
+	memset(hook_calls, 0, sizeof(hook_calls));
+	shmkit__gc_hook = restart_under_gc;
+	ASSERT_EQ(shmkit_gc(dir, 0, NULL, NULL), 0);
+	shmkit__gc_hook = NULL;
+	ASSERT_EQ(hook_calls[SHMKIT__GC_CHECKED], 1);
+	ASSERT_EQ(hook_calls[SHMKIT__GC_MOVED], 1); /* moved, then put back */
+	/* The live segment is under its name, and nothing else is there. */
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT_EQ(fstat(shmkit_fd(hook_live), &live), 0);
+	ASSERT(st.st_ino == live.st_ino && st.st_dev == live.st_dev);
+	dir_listing(dir, after, sizeof(after));
+	ASSERT(!strcmp(before, after));
+	ASSERT_OK(shmkit_attach(hook_spec, NULL, &a));
+	ASSERT(!strcmp(shmkit_addr(a), "live"));
+	ASSERT_OK(shmkit_detach(a));
+	ASSERT_OK(shmkit_destroy(hook_live));
+	ASSERT(rmdir(dir) == 0);
+}
+
+static void die_in_gc(int stage, int dfd, const char *name)
+{
+	(void)dfd, (void)name;
+	if (stage == SHMKIT__GC_MOVED)
+		raise(SIGKILL);
+}
+
+static void count_stages(int stage, int dfd, const char *name)
+{
+	(void)dfd, (void)name;
+	hook_calls[stage]++;
+}
+
+/*
+ * A gc killed between its rename and its unlink leaves the stale segment
+ * under gc's private dot name. The next gc collects exactly such leftovers
+ * (gc's prefix + the ephemeral mark + a free exclusive lock) and nothing
+ * else: not a dot name with the prefix but without the mark, not one that
+ * is in use, not a stale ephemeral segment under another dot name, not a
+ * persistent one. A dry run reports the leftover and renames nothing.
+ */
+static void gc_collects_its_own_leftovers(void)
+{
+	char dir[160], spec[256], leftover[200], before[1024], after[1024];
+	struct found f = {leftover, 0};
+	shmkit_seg *live, *pers;
+	pid_t pid;
+	int st, fd;
+
+	private_dir(dir, sizeof(dir), "leftover");
+	snprintf(spec, sizeof(spec), "file:%s/seg", dir);
+	create_and_die(spec, &eph);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		shmkit__gc_hook = die_in_gc;
+		(void)shmkit_gc(dir, 0, NULL, NULL);
+		_exit(3); /* the hook never ran: no removal was attempted */
+	}
+	st = test_wait_child(pid, 5000, "gc killed mid-removal");
+	ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* The segment is gone from its name, and sits under the dead gc's
+	 * private one, and nothing else is there. */
+	dir_listing(dir, before, sizeof(before));
+	snprintf(leftover, sizeof(leftover), ".shmkit-gc-%d-", (int)pid);
+	if (strncmp(before, leftover, strlen(leftover)) ||
+	    strchr(before, '\n') != before + strlen(before) - 1)
+		FAIL_("after the kill: expected only %s<n>, found:\n%s",
+		      leftover, before);
+	snprintf(leftover, sizeof(leftover), "file:%s/%.*s", dir,
+		 (int)strlen(before) - 1, before);
+
+	/* What must stay. */
+	snprintf(spec, sizeof(spec), "%s/.shmkit-gc-unmarked", dir);
+	fd = open(spec, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	ASSERT(fd >= 0);
+	ASSERT(ftruncate(fd, 4096) == 0);
+	close(fd);
+	snprintf(spec, sizeof(spec), "file:%s/.shmkit-gc-live", dir);
+	ASSERT_OK(shmkit_create(spec, 4096, &eph, &live));
+	snprintf(spec, sizeof(spec), "file:%s/.hidden-stale", dir);
+	create_and_die(spec, &eph);
+	snprintf(spec, sizeof(spec), "file:%s/persistent", dir);
+	ASSERT_OK(shmkit_create(spec, 4096, NULL, &pers));
+	ASSERT_OK(shmkit_detach(pers));
+
+	dir_listing(dir, before, sizeof(before));
+	memset(hook_calls, 0, sizeof(hook_calls));
+	shmkit__gc_hook = count_stages;
+	ASSERT_EQ(shmkit_gc(dir, SHMKIT_GC_DRY_RUN, count_cb, &f), 1);
+	ASSERT_EQ(f.hits, 1);
+	ASSERT_EQ(hook_calls[SHMKIT__GC_CHECKED] + hook_calls[SHMKIT__GC_MOVED], 0);
+	dir_listing(dir, after, sizeof(after));
+	ASSERT(!strcmp(before, after)); /* the dry run moved nothing */
+
+	f.hits = 0;
+	ASSERT_EQ(shmkit_gc(dir, 0, count_cb, &f), 1);
+	shmkit__gc_hook = NULL;
+	ASSERT_EQ(f.hits, 1);
+	ASSERT(access(leftover + 5, F_OK) < 0);
+	dir_listing(dir, after, sizeof(after));
+	ASSERT(!strcmp(after, ".hidden-stale\n.shmkit-gc-live\n"
+			      ".shmkit-gc-unmarked\npersistent\n"));
+
+	ASSERT_OK(shmkit_destroy(live));
+	snprintf(spec, sizeof(spec), "%s/.hidden-stale", dir);
+	ASSERT(unlink(spec) == 0);
+	snprintf(spec, sizeof(spec), "%s/.shmkit-gc-unmarked", dir);
+	ASSERT(unlink(spec) == 0);
+	snprintf(spec, sizeof(spec), "%s/persistent", dir);
+	ASSERT(unlink(spec) == 0);
+	ASSERT(rmdir(dir) == 0);
+}
+
 static void bad_arguments(void)
 {
 	shmkit_seg *s = (shmkit_seg *)0x1;
@@ -464,4 +643,5 @@ TEST_MAIN("lifetime", TEST(crashed_ephemeral_is_collected),
 	  TEST(sysv_ephemeral_dies_with_last_detach),
 	  TEST(file_ephemeral_in_a_directory), TEST(ephemeral_appears_complete),
 	  TEST(lock_holder_cannot_block_attach), TEST(lock_holder_keeps_gc_away),
+	  TEST(gc_spares_a_name_made_again), TEST(gc_collects_its_own_leftovers),
 	  TEST(bad_arguments))

@@ -91,9 +91,15 @@ typedef int (*shmkit_gc_cb)(const char *spec, uint64_t size, void *arg);
  * Remove the ephemeral segments in dir that no live process uses: NULL
  * means /dev/shm (POSIX segments, reported as "posix:/NAME"), another
  * directory is walked for file: segments. Never touches a persistent
- * segment, a segment in use, or one shmkit did not create. Returns how many
- * were removed, or a negative errno (the first error, when nothing could be
- * removed).
+ * segment, a segment in use, or one shmkit did not create, and never
+ * removes the name of a live segment made under a stale one's name while gc
+ * runs: it moves the stale one to a private name (".shmkit-gc-<pid>-<n>" in
+ * the same directory) before it removes it, and puts back what turns out
+ * not to be it. A gc killed in between leaves a stale segment under such a
+ * name, which the next gc removes (and reports under that name); other dot
+ * names are skipped. With SHMKIT_GC_DRY_RUN nothing is moved or removed.
+ * Returns how many were removed, or a negative errno (the first error, when
+ * nothing could be removed).
  */
 SHMKIT_EXTERN int shmkit_gc(const char *dir, unsigned int flags,
 			    shmkit_gc_cb cb, void *arg);

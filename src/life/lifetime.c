@@ -27,10 +27,33 @@
  * gc removes a segment only when all of these hold: it carries the mark (so
  * it is shmkit's and meant to go: never a persistent one, never one shmkit
  * did not create), the exclusive lock was granted (nobody uses it), and the
- * name still refers to the inode that was locked. It unlinks while holding
- * the lock. An attacher that opened the name just before the unlink waits
- * for its shared lock until gc is done, then sees st_nlink == 0 and reports
- * -ENOENT instead of joining a removed segment.
+ * name still refers to the inode that was locked. It removes it while
+ * holding the lock. An attacher that opened the name just before the
+ * removal waits for its shared lock until gc is done, then sees
+ * st_nlink == 0 and reports -ENOENT instead of joining a removed segment.
+ *
+ * Removal must be atomic with that last check, and unlinkat() is not: it
+ * removes whatever the name refers to when it runs. Between the check and
+ * the unlink another process may remove the stale name and create a live
+ * segment under it (the ordinary "remove, then create fresh" restart), and
+ * a plain unlink would remove the live one's name. So gc renames the name
+ * to a private one in the same directory (".shmkit-gc-<pid>-<n>", with
+ * RENAME_NOREPLACE), which moves exactly one inode, atomically; checks that
+ * the inode now under the private name is the one it holds LOCK_EX on; and
+ * only then unlinks the private name, which nobody else creates. If it is
+ * not (the name was re-made before the rename), it puts that live segment
+ * back under its name with RENAME_NOREPLACE. What remains: while the name
+ * is away (between the two renames, microseconds), an attach by that name
+ * gets -ENOENT, and a create of that name can succeed; if one does, the put
+ * back fails and the moved segment stays under the private name, intact and
+ * usable by its handles, but reachable by name only as that dot name, and
+ * collected by a later gc once unused (if ephemeral). That needs the name
+ * re-made twice within a few microseconds, by a restart racing a gc.
+ *
+ * A gc killed between its rename and its unlink leaves a stale segment
+ * under its private name. gc's walk skips dot names but those: one with
+ * gc's prefix, the ephemeral mark and a free exclusive lock is such a
+ * leftover, and is unlinked as it stands. A dry run renames nothing.
  *
  * That wait is bounded. flock(2) needs no write permission, so anyone who
  * can open a segment for reading can hold LOCK_EX on it for as long as they
@@ -244,11 +267,92 @@ int shmkit_in_use(const char *spec)
 	return r < 0 ? r : r > 0;
 }
 
-/* Remove one entry of dir if it is a stale ephemeral segment: 1 removed,
- * 0 left alone, <0 error. */
+/* The private names gc moves a segment to while it removes it, in the same
+ * directory: GC_PREFIX "<pid>-<n>". Dot names, so no walk reports them. */
+#define GC_PREFIX ".shmkit-gc-"
+
+void (*shmkit__gc_hook)(int stage, int dfd, const char *name);
+
+static void gc_hook(int stage, int dfd, const char *name)
+{
+	void (*hook)(int, int, const char *) = shmkit__gc_hook;
+	if (hook)
+		hook(stage, dfd, name);
+}
+
+static bool is_gc_name(const char *name)
+{
+	return !strncmp(name, GC_PREFIX, sizeof(GC_PREFIX) - 1);
+}
+
+/* Whether name in dfd is (still) the file *st describes. */
+static bool names(int dfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+	return fstatat(dfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+}
+
+/* Rename name to a fresh private name (written to priv), never replacing
+ * anything. 0, or -errno (-ENOENT: the name went away meanwhile). */
+static int move_away(int dfd, const char *name, char priv[NAME_MAX + 1])
+{
+	static unsigned seq;
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		snprintf(priv, NAME_MAX + 1, GC_PREFIX "%d-%u", (int)getpid(),
+			 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+		if (renameat2(dfd, name, dfd, priv, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+		/* A leftover of a dead gc that had our pid: take the next. */
+	}
+	return -EEXIST;
+}
+
+/*
+ * Remove name, which names the inode *st that we hold LOCK_EX on and found
+ * stale, so that the removal is atomic with the check (see the top of the
+ * file): 1 removed, 0 left alone, <0 error.
+ */
+static int remove_locked(int dfd, const char *name, const struct stat *st)
+{
+	char priv[NAME_MAX + 1];
+	int r;
+
+	gc_hook(SHMKIT__GC_CHECKED, dfd, name);
+	if (is_gc_name(name)) { /* a leftover: the name is private already */
+		if (unlinkat(dfd, name, 0) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		return 1;
+	}
+	r = move_away(dfd, name, priv);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	gc_hook(SHMKIT__GC_MOVED, dfd, priv);
+	if (!names(dfd, priv, st)) {
+		/* The name was re-made between the check and the rename, and we
+		 * moved a live segment: put it back. If the name was made again
+		 * in that instant too, this fails and it stays at priv (the
+		 * corner the top of the file describes). */
+		(void)renameat2(dfd, priv, dfd, name, RENAME_NOREPLACE);
+		return 0;
+	}
+	if (unlinkat(dfd, priv, 0) < 0) {
+		r = -errno;
+		(void)renameat2(dfd, priv, dfd, name, RENAME_NOREPLACE);
+		return r;
+	}
+	return 1;
+}
+
+/* Remove one entry of dir if it is a stale ephemeral segment: 1 removed
+ * (or, dry run, would be), 0 left alone, <0 error. */
 static int gc_one(int dfd, const char *name, unsigned flags, uint64_t *size)
 {
-	struct stat st, again;
+	struct stat st;
 	int fd, r = 0;
 
 	fd = openat(dfd, name,
@@ -259,18 +363,12 @@ static int gc_one(int dfd, const char *name, unsigned flags, uint64_t *size)
 		goto out;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
 		goto out; /* a live handle holds it */
-	/* The name must still be the inode we locked. */
-	if (fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    again.st_dev != st.st_dev || again.st_ino != st.st_ino)
-		goto out;
+	if (!names(dfd, name, &st))
+		goto out; /* replaced since we opened it */
 	*size = (uint64_t)st.st_size;
-	if (!(flags & SHMKIT_GC_DRY_RUN) && unlinkat(dfd, name, 0) < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		goto out;
-	}
-	r = 1;
+	r = (flags & SHMKIT_GC_DRY_RUN) ? 1 : remove_locked(dfd, name, &st);
 out:
-	shmkit__close(fd); /* drops the lock, after the unlink */
+	shmkit__close(fd); /* drops the lock, after the removal */
 	return r;
 }
 
@@ -301,7 +399,9 @@ int shmkit_gc(const char *dir, unsigned flags, shmkit_gc_cb cb, void *arg)
 		uint64_t size = 0;
 		int r;
 
-		if (de->d_name[0] == '.')
+		/* Dot names are nobody's segments, but for what a gc killed
+		 * mid-removal left under its private name. */
+		if (de->d_name[0] == '.' && !is_gc_name(de->d_name))
 			continue;
 		r = gc_one(dfd, de->d_name, flags, &size);
 		if (r < 0) {
