@@ -335,6 +335,17 @@ static void bad_opts(void)
 	BAD_CREATE(f.memfd, 4096, &o, EINVAL);
 	BAD_CREATE("anon:", 4096, &o, EINVAL);
 	BAD_CREATE(test_name("owner"), 4096, &o, EINVAL);
+	/* Regression (issue 7, item 8): an ephemeral System V segment with a
+	 * key left the key taken for good when its creator was killed before
+	 * IPC_RMID. Only "sysv:private" can be ephemeral now. */
+	o.flags = SHMKIT_F_EPHEMERAL;
+	BAD_CREATE(f.sysv, 4096, &o, EINVAL);
+	{
+		char ftok_spec[64];
+		snprintf(ftok_spec, sizeof(ftok_spec), "sysv:/dev/shm#%d",
+			 (int)(getpid() % 255) + 1);
+		BAD_CREATE(ftok_spec, 4096, &o, EINVAL);
+	}
 	/* The owner test: a segment we own is refused to whoever else. */
 	o.flags = SHMKIT_F_OWNER;
 	o.owner = getuid() + 1;

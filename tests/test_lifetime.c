@@ -227,17 +227,111 @@ static void sysv_ephemeral_dies_with_last_detach(void)
 	struct shmid_ds ds;
 	int id;
 
-	snprintf(spec, sizeof(spec), "sysv:0x5348%04x", (unsigned)getpid() & 0xffff);
-	ASSERT_OK(shmkit_create(spec, 4096, &eph, &a));
+	ASSERT_OK(shmkit_create("sysv:private", 4096, &eph, &a));
 	ASSERT(!strncmp(shmkit_spec(a), "sysv:id=", 8));
 	id = atoi(shmkit_spec(a) + 8);
+	ASSERT(shmctl(id, IPC_STAT, &ds) == 0);
+	ASSERT(ds.shm_perm.mode & SHM_DEST); /* marked for removal already */
+	ASSERT_EQ(ds.shm_perm.__key, IPC_PRIVATE);
 	ASSERT_OK(shmkit_attach(shmkit_spec(a), NULL, &b));
 	ASSERT_OK(shmkit_detach(a));
 	ASSERT(shmctl(id, IPC_STAT, &ds) == 0); /* still there: b holds it */
 	ASSERT_EQ(shmkit_in_use(shmkit_spec(b)), 1);
+	snprintf(spec, sizeof(spec), "%s", shmkit_spec(b));
 	ASSERT_OK(shmkit_detach(b));
 	ASSERT(shmctl(id, IPC_STAT, &ds) < 0); /* the kernel freed it */
 	ASSERT_ERR(shmkit_attach(spec, NULL, &a), ENOENT);
+}
+
+/* System V segments now in the namespace that one of pids[0..n) created:
+ * those with a key and those without; all of them are removed. */
+static void reap_sysv_of(const pid_t *pids, int n, int *keyed, int *orphans)
+{
+	char line[512];
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	int key, id, i;
+	long cpid;
+
+	*keyed = *orphans = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%d %d %*s %*s %ld", &key, &id, &cpid) != 3)
+			continue; /* the header */
+		for (i = 0; i < n && pids[i] != (pid_t)cpid; i++)
+			;
+		if (i == n)
+			continue; /* not made by our children: not ours to touch */
+		if (key != IPC_PRIVATE)
+			++*keyed;
+		else
+			++*orphans;
+		(void)shmctl(id, IPC_RMID, NULL);
+	}
+	fclose(f);
+}
+
+/*
+ * Regression (issue 7, item 8): ephemeral System V segments leaked when
+ * their creator was killed between shmget() and IPC_RMID (150 kills left 62
+ * keyed segments, each keeping its key taken for good, and no gc covers
+ * System V). Children create ephemeral segments in a loop, with a key (now
+ * refused: -EINVAL) and as sysv:private (shmget, shmat, IPC_RMID at once,
+ * and only then the 1 MiB prefault that used to come first), and are
+ * SIGKILLed at random moments. No segment of theirs may be left with a key;
+ * a private one can be left only by a kill in the two-syscall window, so
+ * few are (printed). Every segment the children left is removed here.
+ */
+static void sysv_ephemeral_killed_creators(void)
+{
+	enum { ROUNDS = 150 };
+	static pid_t kids[ROUNDS];
+	unsigned seed = (unsigned)getpid();
+	int i, keyed, orphans;
+
+	for (i = 0; i < ROUNDS; i++) {
+		int started[2], st;
+		char c;
+
+		ASSERT(pipe(started) == 0);
+		kids[i] = fork();
+		ASSERT(kids[i] >= 0);
+		if (kids[i] == 0) {
+			const shmkit_opts o = {
+				.flags = SHMKIT_F_EPHEMERAL | SHMKIT_F_PREFAULT};
+			char keyed_spec[32];
+			shmkit_seg *s;
+
+			snprintf(keyed_spec, sizeof(keyed_spec), "sysv:0x5348%03x%x",
+				 (unsigned)getppid() & 0xfffu, 0xeu);
+			close(started[0]);
+			if (write(started[1], "s", 1) != 1)
+				_exit(2);
+			for (;;) {
+				if (shmkit_create(keyed_spec, 1 << 20, &o, &s) == 0)
+					(void)shmkit_destroy(s); /* must not be */
+				if (shmkit_create("sysv:private", 1 << 20, &o, &s) == 0)
+					(void)shmkit_detach(s);
+			}
+		}
+		close(started[1]);
+		ASSERT(read(started[0], &c, 1) == 1);
+		close(started[0]);
+		usleep(rand_r(&seed) % 3000);
+		kill(kids[i], SIGKILL);
+		st = test_wait_child(kids[i], 5000, "ephemeral sysv creator");
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
+			FAIL_("a creator ended by itself (status 0x%x)", st);
+	}
+	reap_sysv_of(kids, ROUNDS, &keyed, &orphans);
+	printf("     %d kills: %d keyed segments left, %d private orphans left "
+	       "(all removed)\n",
+	       ROUNDS, keyed, orphans);
+	ASSERT_EQ(keyed, 0);
+	if (orphans > ROUNDS / 5)
+		FAIL_("%d of %d kills left a private segment: the window between "
+		      "shmget and IPC_RMID is wider than two system calls",
+		      orphans, ROUNDS);
 }
 
 static void file_ephemeral_in_a_directory(void)
@@ -641,6 +735,7 @@ TEST_MAIN("lifetime", TEST(crashed_ephemeral_is_collected),
 	  TEST(live_persistent_and_foreign_are_kept),
 	  TEST(gc_never_removes_while_attached),
 	  TEST(sysv_ephemeral_dies_with_last_detach),
+	  TEST(sysv_ephemeral_killed_creators),
 	  TEST(file_ephemeral_in_a_directory), TEST(ephemeral_appears_complete),
 	  TEST(lock_holder_cannot_block_attach), TEST(lock_holder_keeps_gc_away),
 	  TEST(gc_spares_a_name_made_again), TEST(gc_collects_its_own_leftovers),

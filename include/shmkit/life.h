@@ -70,6 +70,17 @@ SHMKIT_EXTERN int shmkit_mutex_destroy(shmkit_mutex *m);
  * System V segment is marked for removal at create (it is then attached by
  * "sysv:id=N" and freed at its last detach), so neither ever needs gc.
  *
+ * An ephemeral System V segment must be created as "sysv:private": a key or
+ * ftok spec is -EINVAL (IPC_RMID drops the key anyway, so nobody could
+ * attach by it, and a key must never be left taken). Create runs shmget,
+ * shmat and IPC_RMID back to back, before the group change and the
+ * prefault; a creator killed between shmget and IPC_RMID (a window of two
+ * system calls) leaves an unattached private segment, holding no key, that
+ * ipcs -m shows and ipcrm removes. kernel.shm_rmid_forced=1 closes that
+ * window (the kernel then destroys what an exiting process created and
+ * nobody attached, and any System V segment, persistent ones included, at
+ * its last detach).
+ *
  * The lock is flock(2), which needs only read access: anyone who can open
  * an ephemeral segment for reading can hold it. Holding it exclusively
  * would block attachers; attach therefore never waits for it more than

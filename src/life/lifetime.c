@@ -68,8 +68,9 @@
  *
  * System V segments need none of this: an ephemeral one is marked for
  * removal (IPC_RMID) as soon as its creator has attached, and the kernel
- * frees it at the last detach. memfd and anon segments are freed by the
- * kernel with their last user in any case.
+ * frees it at the last detach (src/backend/sysv.c: what a creator killed
+ * before that leaves). memfd and anon segments are freed by the kernel with
+ * their last user in any case.
  *
  * Processes that map a segment without shmkit hold no lock; gc may then
  * remove the name of an ephemeral segment they still map (their mapping
