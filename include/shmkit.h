@@ -129,6 +129,13 @@ typedef struct shmkit_opts {
  *  RESIZE  *seg, size: grow or shrink, moving the mapping if needed
  *          (shmkit_addr() may change). -ENOTSUP on sysv and anon.
  *
+ * DETACH, DESTROY and RESIZE refuse with -EBUSY, changing nothing (the
+ * handle stays valid, *seg untouched, the segment and its mapping as they
+ * were), while any thread of the calling process holds a shmkit_mutex that
+ * lies inside the handle's mapping: were the mapping gone or moved when
+ * that thread died, the kernel could not hand the mutex on and nobody could
+ * ever lock it again (see shmkit/life.h). Unlock first.
+ *
  * For DETACH, DESTROY and RESIZE spec may be NULL. Returns 0 or a negative
  * errno: -EINVAL for a malformed spec, size or opcode.
  *
@@ -149,15 +156,19 @@ SHMKIT_EXTERN int shmkit_create(const char *spec, size_t size,
 				const shmkit_opts *opts, shmkit_seg **ret_seg);
 SHMKIT_EXTERN int shmkit_attach(const char *spec, const shmkit_opts *opts,
 				shmkit_seg **ret_seg);
-/* Unmap and free the handle; the segment stays. NULL is a no-op. */
+/* Unmap and free the handle; the segment stays. NULL is a no-op. -EBUSY,
+ * and nothing changes, while this process holds a shmkit_mutex in it. */
 SHMKIT_EXTERN int shmkit_detach(shmkit_seg *seg);
 /*
  * Remove the segment's name and detach. Processes still attached keep their
- * mapping until they detach. NULL is a no-op. Even when removing the name
- * fails, the handle is freed and the error returned.
+ * mapping until they detach. NULL is a no-op. -EBUSY, and nothing changes,
+ * while this process holds a shmkit_mutex in it. Otherwise, even when
+ * removing the name fails, the handle is freed and the error returned.
  */
 SHMKIT_EXTERN int shmkit_destroy(shmkit_seg *seg);
-/* Grow or shrink; the address may move. -ENOTSUP where the backend cannot. */
+/* Grow or shrink; the address may move. -ENOTSUP where the backend cannot;
+ * -EBUSY, and nothing changes, while this process holds a shmkit_mutex in
+ * it. */
 SHMKIT_EXTERN int shmkit_resize(shmkit_seg *seg, size_t size);
 /* Remove a segment by name without attaching. -ENOENT if there is none. */
 SHMKIT_EXTERN int shmkit_unlink(const char *spec);

@@ -152,6 +152,24 @@ enum { SHMKIT__GC_CHECKED = 1, SHMKIT__GC_MOVED = 2 };
 SHMKIT__HIDDEN extern void (*shmkit__gc_hook)(int stage, int dfd,
 					      const char *name);
 
+/* -- Robust mutexes (src/life/mutex.c) -------------------------------------- */
+
+/* How many shmkit_mutexes the threads of this process hold (relaxed). */
+SHMKIT__HIDDEN extern unsigned long shmkit__mutex_nheld;
+SHMKIT__HIDDEN bool shmkit__mutex_held_in_slow(const void *addr, size_t len);
+
+/*
+ * Whether a thread of this process holds a shmkit_mutex placed in
+ * [addr, addr + len). Detach, destroy and resize must not unmap or move
+ * such a mapping (src/life/mutex.c says why). One relaxed load when none is
+ * held.
+ */
+static inline bool shmkit__mutex_held_in(const void *addr, size_t len)
+{
+	return __atomic_load_n(&shmkit__mutex_nheld, __ATOMIC_RELAXED) != 0 &&
+	       shmkit__mutex_held_in_slow(addr, len);
+}
+
 /* Close preserving errno, retrying nothing (close must not be retried). */
 SHMKIT__HIDDEN void shmkit__close(int fd);
 

@@ -131,6 +131,8 @@ int shmkit_op(shmkit_opcode op, const char *spec, size_t size,
 		int r;
 		if (!seg || !*seg)
 			return -EINVAL;
+		if (shmkit__mutex_held_in((*seg)->addr, (*seg)->size))
+			return -EBUSY; /* changes nothing: the handle stays */
 		r = close_seg(*seg, op == SHMKIT_OP_DESTROY);
 		*seg = NULL;
 		return r;
@@ -142,6 +144,8 @@ int shmkit_op(shmkit_opcode op, const char *spec, size_t size,
 			return -EFBIG;
 		if (!(*seg)->be->resize)
 			return -ENOTSUP;
+		if (shmkit__mutex_held_in((*seg)->addr, (*seg)->size))
+			return -EBUSY; /* the mapping may move */
 		return (*seg)->be->resize(*seg, size);
 	}
 	return -EINVAL;

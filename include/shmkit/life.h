@@ -24,6 +24,16 @@ extern "C" {
  * locker is told -EOWNERDEAD again: unlike a bare robust pthread mutex (or
  * Boost's), a shmkit_mutex never becomes permanently unusable.
  *
+ * The kernel hands a dead holder's mutex on by walking that thread's list
+ * of held robust mutexes, at the addresses they were locked at. So while
+ * any thread of a process holds a shmkit_mutex, that process cannot detach,
+ * destroy or resize the segment it lies in (-EBUSY, nothing changed; see
+ * shmkit_op() in shmkit.h): had the mapping been unmapped or moved, the
+ * mutex would be locked for good once the holder died. Each process keeps
+ * a table of the mutexes its threads hold, 4096 at most: a lock that would
+ * exceed that gives the mutex back and fails with -ENOLCK. A child made by
+ * fork() holds none of its parent's mutexes.
+ *
  * The struct is opaque; its size is part of the ABI.
  */
 typedef struct shmkit_mutex {
@@ -39,7 +49,8 @@ SHMKIT_EXTERN int shmkit_mutex_init(shmkit_mutex *m);
 /*
  * Lock. 0; -EOWNERDEAD: locked, but the previous owner died holding it (or
  * left the data unrepaired); -EINVAL: not an initialised shmkit_mutex;
- * -EDEADLK: this thread already holds it.
+ * -EDEADLK: this thread already holds it; -ENOLCK: this process already
+ * holds 4096 shmkit_mutexes (not locked).
  */
 SHMKIT_EXTERN int shmkit_mutex_lock(shmkit_mutex *m);
 
