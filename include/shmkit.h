@@ -94,7 +94,7 @@ typedef enum shmkit_opcode {
 #define SHMKIT_F_NORESERVE 0x0008u /* create: skip reserving the size (sparse; SIGBUS risk is the caller's) */
 #define SHMKIT_F_OWNER     0x0010u /* attach only: refuse (-EPERM) a segment not owned by opts.owner; -EINVAL at create */
 #define SHMKIT_F_GROUP     0x0020u /* create: give the segment to group opts.group */
-#define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers */
+#define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers; -EINVAL elsewhere. Without it a memfd cannot be sealed at all */
 #define SHMKIT_F_EPHEMERAL 0x0080u /* create: remove when no process uses it any more (see shmkit_gc); sysv: "sysv:private" only */
 
 /*

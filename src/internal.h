@@ -85,6 +85,8 @@ typedef struct shmkit__backend {
 	int (*resize)(shmkit_seg *seg, size_t size);
 	/* remove by name without attaching (NULL: -ENOTSUP). */
 	int (*unlink)(const shmkit__spec *sp);
+	/* create honours SHMKIT_F_SEAL; elsewhere the flag is -EINVAL */
+	bool seals;
 } shmkit__backend;
 
 SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_posix;

@@ -85,6 +85,9 @@ static int open_seg(shmkit_opcode op, const char *spec, size_t size,
 	be = backends[sp.backend];
 	if (!be)
 		return -ENOTSUP;
+	if (op == SHMKIT_OP_CREATE && (shmkit__flags(opts) & SHMKIT_F_SEAL) &&
+	    !be->seals)
+		return -EINVAL; /* it would seal nothing */
 
 	s = malloc(sizeof(*s)); /* not calloc: spec[] is 4 KiB we need not zero */
 	if (!s)

@@ -335,6 +335,13 @@ static void bad_opts(void)
 	BAD_CREATE(f.memfd, 4096, &o, EINVAL);
 	BAD_CREATE("anon:", 4096, &o, EINVAL);
 	BAD_CREATE(test_name("owner"), 4096, &o, EINVAL);
+	/* Regression (issue 7, item 10): SHMKIT_F_SEAL was accepted, and did
+	 * nothing, on every backend but memfd. */
+	o.flags = SHMKIT_F_SEAL;
+	BAD_CREATE(f.file, 4096, &o, EINVAL);
+	BAD_CREATE(f.sysv, 4096, &o, EINVAL);
+	BAD_CREATE("anon:", 4096, &o, EINVAL);
+	BAD_CREATE(test_name("seal"), 4096, &o, EINVAL);
 	/* Regression (issue 7, item 8): an ephemeral System V segment with a
 	 * key left the key taken for good when its creator was killed before
 	 * IPC_RMID. Only "sysv:private" can be ephemeral now. */

@@ -471,5 +471,46 @@ static void sealed(void)
 	ASSERT_OK(shmkit_destroy(s));
 }
 
+/*
+ * Regression (issue 7, item 10): every memfd was created with
+ * MFD_ALLOW_SEALING, so a peer given an unsealed one could seal it
+ * (F_SEAL_GROW, say) and the creator's own resize then failed with -EPERM.
+ * Now only SHMKIT_F_SEAL allows sealing: the peer's F_ADD_SEALS fails and
+ * the creator resizes as it likes.
+ */
+static void peer_cannot_seal_unsealed(void)
+{
+	shmkit_seg *s = new_memfd(16 * 4096, 0, 9);
+	int sv[2];
+	pid_t pid;
+
+	/* Born sealed against sealing. */
+	ASSERT(fcntl(shmkit_fd(s), F_GET_SEALS) & F_SEAL_SEAL);
+	pair(SOCK_SEQPACKET, sv);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		shmkit_seg *r;
+		close(sv[0]);
+		ASSERT_OK(shmkit_recv_fd(sv[1], NULL, &r));
+		ASSERT_EQ(fcntl(shmkit_fd(r), F_ADD_SEALS, F_SEAL_GROW), -1);
+		ASSERT_EQ(errno, EPERM);
+		ASSERT_EQ(fcntl(shmkit_fd(r), F_ADD_SEALS,
+				F_SEAL_SHRINK | F_SEAL_WRITE),
+			  -1);
+		ASSERT_OK(shmkit_detach(r));
+		_exit(0);
+	}
+	close(sv[1]);
+	ASSERT_OK(shmkit_send_fd(sv[0], s));
+	test_expect_child_ok(pid, 10000, "receiver trying to seal");
+	close(sv[0]);
+	ASSERT_OK(shmkit_resize(s, 64 * 4096));
+	ASSERT(filled(shmkit_addr(s), 16 * 4096, 9));
+	ASSERT_OK(shmkit_resize(s, 4096));
+	ASSERT_OK(shmkit_destroy(s));
+}
+
 TEST_MAIN("fdpass", TEST(send_memfd), TEST(back_to_back), TEST(peer_closes),
-	  TEST(garbage), TEST(posix_too), TEST(no_descriptor), TEST(sealed))
+	  TEST(garbage), TEST(posix_too), TEST(no_descriptor), TEST(sealed),
+	  TEST(peer_cannot_seal_unsealed))
