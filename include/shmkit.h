@@ -90,12 +90,27 @@ typedef enum shmkit_opcode {
 /* shmkit_opts.flags */
 #define SHMKIT_F_RDONLY    0x0001u /* attach: map read-only */
 #define SHMKIT_F_PREFAULT  0x0002u /* map with MAP_POPULATE: no page faults later */
-#define SHMKIT_F_HUGE      0x0004u /* back with huge pages; -ENOTSUP/-ENOMEM if the host has none */
+#define SHMKIT_F_HUGE      0x0004u /* back with huge pages; errors below */
 #define SHMKIT_F_NORESERVE 0x0008u /* create: skip reserving the size (sparse; SIGBUS risk is the caller's) */
 #define SHMKIT_F_OWNER     0x0010u /* attach only: refuse (-EPERM) a segment not owned by opts.owner; -EINVAL at create */
 #define SHMKIT_F_GROUP     0x0020u /* create: give the segment to group opts.group */
 #define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers; -EINVAL elsewhere. Without it a memfd cannot be sealed at all */
 #define SHMKIT_F_EPHEMERAL 0x0080u /* create: remove when no process uses it any more (see shmkit_gc); sysv: "sysv:private" only */
+
+/*
+ * SHMKIT_F_HUGE fails the same way on every backend (sysv, anon, memfd, and
+ * file: on a hugetlbfs mount), leaving nothing behind:
+ *   -ENOTSUP  no huge pages to be had this way at all: the kernel has no
+ *             huge-page support, or the backend cannot give them (posix:
+ *             /dev/shm is plain tmpfs; file: not on hugetlbfs);
+ *   -ENOMEM   not enough huge pages reserved: fewer free in the pool
+ *             (vm.nr_hugepages) than the size needs, or, for file:, more than
+ *             the hugetlbfs mount's size limit; at create, or when resize
+ *             grows a huge memfd or file;
+ *   -EPERM    sysv only: the kernel keeps SHM_HUGETLB to the group
+ *             vm.hugetlb_shm_group and to CAP_IPC_LOCK.
+ * Sizes are rounded up to whole huge pages.
+ */
 
 /*
  * Options for create and attach. A NULL pointer, or an all-zero struct, means

@@ -20,9 +20,11 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 size_t shmkit__huge_page_size(void)
@@ -40,6 +42,15 @@ size_t shmkit__huge_page_size(void)
 	return kb * 1024;
 }
 
+size_t shmkit__hugetlbfs_unit(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC && sf.f_bsize > 0)
+		return (size_t)sf.f_bsize;
+	return 0;
+}
+
 void shmkit__close(int fd)
 {
 	int saved = errno;
@@ -48,13 +59,21 @@ void shmkit__close(int fd)
 	errno = saved;
 }
 
-/* Reserve [from, from + len) for real so later faults cannot SIGBUS. */
+/*
+ * Reserve [from, from + len) for real so later faults cannot SIGBUS. On
+ * hugetlbfs (a huge-page memfd, or a file: there) ENOSPC means too few huge
+ * pages in the pool or under the mount's size limit, which shmkit reports
+ * as -ENOMEM on every backend, as shmget(SHM_HUGETLB) and mmap(MAP_HUGETLB)
+ * do; the extra fstatfs is paid only on that failure.
+ */
 static int reserve(int fd, size_t from, size_t len)
 {
 	int r;
 	do {
 		r = posix_fallocate(fd, (off_t)from, (off_t)len);
 	} while (r == EINTR);
+	if (r == ENOSPC && shmkit__hugetlbfs_unit(fd))
+		return -ENOMEM;
 	return -r;
 }
 

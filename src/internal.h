@@ -111,6 +111,9 @@ SHMKIT__HIDDEN int shmkit__fd_attach_finish(shmkit_seg *seg, int fd,
 					    const shmkit_opts *o);
 /* ftruncate (+ reserve when growing) and mremap. */
 SHMKIT__HIDDEN int shmkit__fd_resize(shmkit_seg *seg, size_t size);
+/* The huge page size if fd lives on hugetlbfs (a MFD_HUGETLB memfd, or a
+ * file on a hugetlbfs mount); 0 elsewhere. */
+SHMKIT__HIDDEN size_t shmkit__hugetlbfs_unit(int fd);
 /* The default huge page size (what SHM_HUGETLB and MAP_HUGETLB use), from
  * /proc/meminfo; 0 if the host reports none. */
 SHMKIT__HIDDEN size_t shmkit__huge_page_size(void);

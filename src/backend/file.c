@@ -16,18 +16,7 @@
 #include "../internal.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <sys/statfs.h>
 #include <unistd.h>
-
-/* On hugetlbfs, the huge page size; else 0. */
-static size_t huge_unit(int fd)
-{
-	struct statfs sf;
-	if (fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC)
-		return (size_t)sf.f_bsize;
-	return 0;
-}
 
 static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		       const shmkit_opts *o)
@@ -57,7 +46,7 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	/* Ask the filesystem only when it matters: up front for HUGE, and
 	 * after the fact when hugetlbfs refused a size that is not a whole
 	 * number of huge pages. Ordinary files pay no extra call. */
-	unit = (seg->flags & SHMKIT_F_HUGE) ? huge_unit(fd) : 0;
+	unit = (seg->flags & SHMKIT_F_HUGE) ? shmkit__hugetlbfs_unit(fd) : 0;
 	if ((seg->flags & SHMKIT_F_HUGE) && !unit) {
 		r = -ENOTSUP; /* huge pages need a file on hugetlbfs */
 		goto fail;
@@ -71,7 +60,7 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			size += unit - size % unit;
 		}
 		r = shmkit__fd_create_finish(seg, fd, size, o);
-		if (r != -EINVAL || unit || !(unit = huge_unit(fd)))
+		if (r != -EINVAL || unit || !(unit = shmkit__hugetlbfs_unit(fd)))
 			break;
 	}
 	if (r == 0 && eph) {
@@ -103,7 +92,7 @@ static int file_attach(shmkit_seg *seg, const shmkit__spec *sp,
 			       0);
 	if (fd < 0)
 		return fd;
-	if ((seg->flags & SHMKIT_F_HUGE) && !huge_unit(fd)) {
+	if ((seg->flags & SHMKIT_F_HUGE) && !shmkit__hugetlbfs_unit(fd)) {
 		shmkit__close(fd);
 		return -ENOTSUP;
 	}

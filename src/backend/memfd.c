@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -56,7 +55,7 @@ static int memfd_create_(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			 const shmkit_opts *o)
 {
 	unsigned mflags = MFD_CLOEXEC;
-	struct statfs sf;
+	size_t unit;
 	int fd, r;
 
 	if (seg->flags & SHMKIT_F_SEAL)
@@ -72,8 +71,7 @@ static int memfd_create_(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	if (fd < 0)
 		return errno == EINVAL && (mflags & MFD_HUGETLB) ? -ENOTSUP
 								   : -errno;
-	if ((mflags & MFD_HUGETLB) && fstatfs(fd, &sf) == 0 && sf.f_bsize > 0) {
-		size_t unit = (size_t)sf.f_bsize;
+	if ((mflags & MFD_HUGETLB) && (unit = shmkit__hugetlbfs_unit(fd))) {
 		if (size % unit) {
 			if (size > SIZE_MAX - unit) {
 				r = -EFBIG;
