@@ -284,32 +284,70 @@ static void detach_refused_while_held(void)
 	}
 }
 
+/* The registry is process-wide: 4096 held across threads fill it. Each
+ * thread holds only a share (TSan tracks at most 64 locks per thread). */
+enum { REG_SLOTS = 4096, REG_THREADS = 128, REG_EACH = REG_SLOTS / REG_THREADS };
+
+struct share {
+	shmkit_mutex *m; /* REG_EACH of them */
+	pthread_barrier_t *locked, *go;
+	int err;
+};
+
+static void *hold_share(void *arg)
+{
+	struct share *sh = arg;
+	int i;
+
+	for (i = 0; i < REG_EACH; i++)
+		if (shmkit_mutex_lock(&sh->m[i]) != 0)
+			sh->err = 1;
+	pthread_barrier_wait(sh->locked);
+	pthread_barrier_wait(sh->go);
+	for (i = 0; i < REG_EACH; i++)
+		if (shmkit_mutex_unlock(&sh->m[i]) != 0)
+			sh->err = 1;
+	return NULL;
+}
+
 /* Past the registry's 4096 slots a lock is -ENOLCK, and leaves the mutex
  * free; the process can still detach what it does not hold. */
 static void too_many_held(void)
 {
-	enum { N = 4096 };
+	static struct share sh[REG_THREADS];
+	static pthread_t t[REG_THREADS];
+	pthread_barrier_t locked, go;
 	shmkit_seg *seg, *other;
 	shmkit_mutex *m;
 	int i;
 
-	ASSERT_OK(shmkit_create("anon:", (N + 1) * sizeof(*m), NULL, &seg));
+	ASSERT_OK(shmkit_create("anon:", (REG_SLOTS + 1) * sizeof(*m), NULL, &seg));
 	ASSERT_OK(shmkit_create("anon:", 4096, NULL, &other));
 	m = shmkit_addr(seg);
-	for (i = 0; i <= N; i++)
+	for (i = 0; i <= REG_SLOTS; i++)
 		ASSERT_OK(shmkit_mutex_init(&m[i]));
-	for (i = 0; i < N; i++)
-		ASSERT_OK(shmkit_mutex_lock(&m[i]));
-	ASSERT_ERR(shmkit_mutex_lock(&m[N]), ENOLCK);
-	ASSERT_ERR(shmkit_mutex_trylock(&m[N]), ENOLCK);
-	ASSERT_ERR(shmkit_mutex_timedlock(&m[N], 10), ENOLCK);
-	ASSERT_ERR(shmkit_mutex_unlock(&m[N]), EPERM); /* not held */
+	ASSERT_EQ(pthread_barrier_init(&locked, NULL, REG_THREADS + 1), 0);
+	ASSERT_EQ(pthread_barrier_init(&go, NULL, REG_THREADS + 1), 0);
+	for (i = 0; i < REG_THREADS; i++) {
+		sh[i] = (struct share){&m[i * REG_EACH], &locked, &go, 0};
+		ASSERT_EQ(pthread_create(&t[i], NULL, hold_share, &sh[i]), 0);
+	}
+	pthread_barrier_wait(&locked);
+	ASSERT_ERR(shmkit_mutex_lock(&m[REG_SLOTS]), ENOLCK);
+	ASSERT_ERR(shmkit_mutex_trylock(&m[REG_SLOTS]), ENOLCK);
+	ASSERT_ERR(shmkit_mutex_timedlock(&m[REG_SLOTS], 10), ENOLCK);
+	ASSERT_ERR(shmkit_mutex_unlock(&m[REG_SLOTS]), EPERM); /* not held */
 	ASSERT_OK(shmkit_detach(other));
 	ASSERT_ERR(shmkit_detach(seg), EBUSY);
-	for (i = 0; i < N; i++)
-		ASSERT_OK(shmkit_mutex_unlock(&m[i]));
-	ASSERT_OK(shmkit_mutex_lock(&m[N]));
-	ASSERT_OK(shmkit_mutex_unlock(&m[N]));
+	pthread_barrier_wait(&go);
+	for (i = 0; i < REG_THREADS; i++) {
+		ASSERT_EQ(pthread_join(t[i], NULL), 0);
+		ASSERT_EQ(sh[i].err, 0);
+	}
+	pthread_barrier_destroy(&locked);
+	pthread_barrier_destroy(&go);
+	ASSERT_OK(shmkit_mutex_lock(&m[REG_SLOTS]));
+	ASSERT_OK(shmkit_mutex_unlock(&m[REG_SLOTS]));
 	ASSERT_OK(shmkit_destroy(seg));
 }
 
