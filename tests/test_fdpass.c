@@ -91,6 +91,8 @@ static void in_receiver(shmkit_seg *s, int type,
 	if (pid == 0) {
 		shmkit_seg *r;
 		close(sv[0]);
+		/* The sender's handle, inherited: not this child's to use. */
+		ASSERT_OK(shmkit_detach(s));
 		ASSERT_OK(shmkit_recv_fd(sv[1], NULL, &r));
 		body(r, arg);
 		ASSERT_OK(shmkit_detach(r));
