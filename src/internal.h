@@ -135,8 +135,9 @@ SHMKIT__HIDDEN int shmkit__path_unlink(const char *path);
 /* Creator of an ephemeral segment: take the shared lock, mark it. No-op
  * for persistent ones. The sticky mode bit is set by shmkit__apply_perms. */
 SHMKIT__HIDDEN int shmkit__life_claim(int fd, unsigned flags);
-/* Attacher: if st (fstat of fd) is ephemeral, take the shared lock; then,
- * if named, -ENOENT when the name was removed meanwhile. May refresh *st. */
+/* Attacher: if st (fstat of fd) is ephemeral, take the shared lock, never
+ * waiting for it more than about a second (-EBUSY); then, if named,
+ * -ENOENT when the name was removed meanwhile. May refresh *st. */
 SHMKIT__HIDDEN int shmkit__life_join(int fd, struct stat *st, bool named);
 /* An unnamed file (O_TMPFILE) in directory dfd; -EEXIST if name exists there. */
 SHMKIT__HIDDEN int shmkit__life_open_unnamed(int dfd, const char *name,
