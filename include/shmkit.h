@@ -48,11 +48,13 @@ SHMKIT_EXTERN const char *shmkit_version_string(void);
 
 /*
  * Text for a negative errno returned by shmkit (or a positive one). Never
- * NULL; the string is static.
+ * NULL; the string is static; "unknown error" for a value that is no errno
+ * (INT_MIN included).
  */
 SHMKIT_EXTERN const char *shmkit_strerror(int err);
 
-/* The symbolic name of an error ("ENOENT"), or "UNKNOWN". */
+/* The symbolic name of an error ("ENOENT"), or "UNKNOWN" for a value that
+ * is no errno (INT_MIN included). */
 SHMKIT_EXTERN const char *shmkit_err_name(int err);
 
 /* ------------------------------------------------------------------------ */
@@ -104,12 +106,27 @@ typedef enum shmkit_opcode {
 /* shmkit_opts.flags */
 #define SHMKIT_F_RDONLY    0x0001u /* attach: map read-only */
 #define SHMKIT_F_PREFAULT  0x0002u /* map with MAP_POPULATE: no page faults later */
-#define SHMKIT_F_HUGE      0x0004u /* back with huge pages; -ENOTSUP/-ENOMEM if the host has none */
+#define SHMKIT_F_HUGE      0x0004u /* back with huge pages; errors below */
 #define SHMKIT_F_NORESERVE 0x0008u /* create: skip reserving the size (sparse; SIGBUS risk is the caller's) */
-#define SHMKIT_F_OWNER     0x0010u /* attach: refuse (-EPERM) a segment not owned by opts.owner */
+#define SHMKIT_F_OWNER     0x0010u /* attach only: refuse (-EPERM) a segment not owned by opts.owner; -EINVAL at create */
 #define SHMKIT_F_GROUP     0x0020u /* create: give the segment to group opts.group */
-#define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers */
-#define SHMKIT_F_EPHEMERAL 0x0080u /* create: remove when no process uses it any more (see shmkit_gc) */
+#define SHMKIT_F_SEAL      0x0040u /* memfd create: seal size (no shrink, no grow) against peers; -EINVAL elsewhere. Without it a memfd cannot be sealed at all */
+#define SHMKIT_F_EPHEMERAL 0x0080u /* create: remove when no process uses it any more (see shmkit_gc); sysv: "sysv:private" only */
+
+/*
+ * SHMKIT_F_HUGE fails the same way on every backend (sysv, anon, memfd, and
+ * file: on a hugetlbfs mount), leaving nothing behind:
+ *   -ENOTSUP  no huge pages to be had this way at all: the kernel has no
+ *             huge-page support, or the backend cannot give them (posix:
+ *             /dev/shm is plain tmpfs; file: not on hugetlbfs);
+ *   -ENOMEM   not enough huge pages reserved: fewer free in the pool
+ *             (vm.nr_hugepages) than the size needs, or, for file:, more than
+ *             the hugetlbfs mount's size limit; at create, or when resize
+ *             grows a huge memfd or file;
+ *   -EPERM    sysv only: the kernel keeps SHM_HUGETLB to the group
+ *             vm.hugetlb_shm_group and to CAP_IPC_LOCK.
+ * Sizes are rounded up to whole huge pages.
+ */
 
 /*
  * Options for create and attach. A NULL pointer, or an all-zero struct, means
@@ -131,14 +148,36 @@ typedef struct shmkit_opts {
  *          backend's equivalent) unless SHMKIT_F_NORESERVE, so a full tmpfs
  *          gives -ENOSPC here rather than SIGBUS later.
  *  ATTACH  spec, opts -> *seg. size must be 0: the size is learnt from the
- *          object itself. -ENOENT if it does not exist.
+ *          object itself. -ENOENT if it does not exist. -ENODEV if what the
+ *          name (or the fd: descriptor) refers to is not a regular file: a
+ *          FIFO, device node or (opened read-only) directory planted at a
+ *          posix: or file: name is refused without blocking, never mapped
+ *          and never waited on. -EBUSY if the segment is ephemeral and
+ *          someone has held its liveness lock exclusively for about a
+ *          second (see shmkit/life.h): attach never blocks on it.
  *  DETACH  *seg: unmap and free the handle; the segment stays. *seg = NULL.
  *  DESTROY *seg: remove the name, then detach. *seg = NULL.
  *  RESIZE  *seg, size: grow or shrink, moving the mapping if needed
  *          (shmkit_addr() may change). -ENOTSUP on sysv and anon.
  *
+ * DETACH, DESTROY and RESIZE refuse with -EBUSY, changing nothing (the
+ * handle stays valid, *seg untouched, the segment and its mapping as they
+ * were), while any thread of the calling process holds a shmkit_mutex that
+ * lies inside the handle's mapping: were the mapping gone or moved when
+ * that thread died, the kernel could not hand the mutex on and nobody could
+ * ever lock it again (see shmkit/life.h). Unlock first.
+ *
  * For DETACH, DESTROY and RESIZE spec may be NULL. Returns 0 or a negative
  * errno: -EINVAL for a malformed spec, size or opcode.
+ *
+ * file: paths are resolved without following symlinks (openat2
+ * RESOLVE_NO_SYMLINKS): a symlink anywhere in the path, as a directory or as
+ * the last component, is -ELOOP, for create, attach, unlink, destroy,
+ * shmkit_stat, shmkit_who, shmkit_in_use and a shmkit_gc directory alike;
+ * only a create whose last component is itself a symlink says -EEXIST (the
+ * name is taken). On kernels without openat2 (before 5.6) only a symlink as
+ * the last component is refused. A path relative to the working directory
+ * is resolved from it; the working directory itself is trusted.
  */
 SHMKIT_EXTERN int shmkit_op(shmkit_opcode op, const char *spec, size_t size,
 			    const shmkit_opts *opts, shmkit_seg **seg);
@@ -148,15 +187,19 @@ SHMKIT_EXTERN int shmkit_create(const char *spec, size_t size,
 				const shmkit_opts *opts, shmkit_seg **ret_seg);
 SHMKIT_EXTERN int shmkit_attach(const char *spec, const shmkit_opts *opts,
 				shmkit_seg **ret_seg);
-/* Unmap and free the handle; the segment stays. NULL is a no-op. */
+/* Unmap and free the handle; the segment stays. NULL is a no-op. -EBUSY,
+ * and nothing changes, while this process holds a shmkit_mutex in it. */
 SHMKIT_EXTERN int shmkit_detach(shmkit_seg *seg);
 /*
  * Remove the segment's name and detach. Processes still attached keep their
- * mapping until they detach. NULL is a no-op. Even when removing the name
- * fails, the handle is freed and the error returned.
+ * mapping until they detach. NULL is a no-op. -EBUSY, and nothing changes,
+ * while this process holds a shmkit_mutex in it. Otherwise, even when
+ * removing the name fails, the handle is freed and the error returned.
  */
 SHMKIT_EXTERN int shmkit_destroy(shmkit_seg *seg);
-/* Grow or shrink; the address may move. -ENOTSUP where the backend cannot. */
+/* Grow or shrink; the address may move. -ENOTSUP where the backend cannot;
+ * -EBUSY, and nothing changes, while this process holds a shmkit_mutex in
+ * it. */
 SHMKIT_EXTERN int shmkit_resize(shmkit_seg *seg, size_t size);
 /* Remove a segment by name without attaching. -ENOENT if there is none. */
 SHMKIT_EXTERN int shmkit_unlink(const char *spec);
@@ -229,7 +272,8 @@ typedef int (*shmkit_list_cb)(const shmkit_info *info, void *arg);
  */
 SHMKIT_EXTERN int shmkit_list(unsigned int flags, shmkit_list_cb cb, void *arg);
 
-/* Describe one segment by spec without attaching it. -ENOENT if absent. */
+/* Describe one segment by spec without attaching it. -ENOENT if absent,
+ * -ENODEV if the name is not a regular file (as attach). */
 SHMKIT_EXTERN int shmkit_stat(const char *spec, shmkit_info *ret_info);
 
 /*

@@ -9,13 +9,22 @@
  * object, so that "no space" is an error from create or resize, never a
  * signal later. posix_fallocate() on tmpfs can be interrupted by a signal
  * (it may take a while for large sizes); EINTR is retried.
+ *
+ * Attach maps only regular files. Anyone who can write to /dev/shm (or to
+ * the directory of a file: path) can plant a FIFO or a device node at a
+ * name, and open(O_RDONLY) of a FIFO blocks until a writer appears: so the
+ * backends open names with O_NONBLOCK (which changes nothing for a regular
+ * file) and the type is checked here, after fstat, before anything else:
+ * -ENODEV, mmap's own word for "this cannot be mapped".
  */
 #include "internal.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 size_t shmkit__huge_page_size(void)
@@ -33,6 +42,15 @@ size_t shmkit__huge_page_size(void)
 	return kb * 1024;
 }
 
+size_t shmkit__hugetlbfs_unit(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC && sf.f_bsize > 0)
+		return (size_t)sf.f_bsize;
+	return 0;
+}
+
 void shmkit__close(int fd)
 {
 	int saved = errno;
@@ -41,13 +59,21 @@ void shmkit__close(int fd)
 	errno = saved;
 }
 
-/* Reserve [from, from + len) for real so later faults cannot SIGBUS. */
+/*
+ * Reserve [from, from + len) for real so later faults cannot SIGBUS. On
+ * hugetlbfs (a huge-page memfd, or a file: there) ENOSPC means too few huge
+ * pages in the pool or under the mount's size limit, which shmkit reports
+ * as -ENOMEM on every backend, as shmget(SHM_HUGETLB) and mmap(MAP_HUGETLB)
+ * do; the extra fstatfs is paid only on that failure.
+ */
 static int reserve(int fd, size_t from, size_t len)
 {
 	int r;
 	do {
 		r = posix_fallocate(fd, (off_t)from, (off_t)len);
 	} while (r == EINTR);
+	if (r == ENOSPC && shmkit__hugetlbfs_unit(fd))
+		return -ENOMEM;
 	return -r;
 }
 
@@ -128,7 +154,7 @@ int shmkit__fd_attach_finish(shmkit_seg *seg, int fd, const shmkit_opts *o)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
+		return -ENODEV; /* a FIFO, device or directory: not memory */
 	/* Named backends (those with a name to remove) must not join a
 	 * segment that gc removed while we were opening it. */
 	r = shmkit__life_join(fd, &st, seg->be->remove != NULL);

@@ -86,6 +86,8 @@ typedef struct shmkit__backend {
 	int (*resize)(shmkit_seg *seg, size_t size);
 	/* remove by name without attaching (NULL: -ENOTSUP). */
 	int (*unlink)(const shmkit__spec *sp);
+	/* create honours SHMKIT_F_SEAL; elsewhere the flag is -EINVAL */
+	bool seals;
 } shmkit__backend;
 
 SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_posix;
@@ -110,26 +112,70 @@ SHMKIT__HIDDEN int shmkit__fd_attach_finish(shmkit_seg *seg, int fd,
 					    const shmkit_opts *o);
 /* ftruncate (+ reserve when growing) and mremap. */
 SHMKIT__HIDDEN int shmkit__fd_resize(shmkit_seg *seg, size_t size);
+/* The huge page size if fd lives on hugetlbfs (a MFD_HUGETLB memfd, or a
+ * file on a hugetlbfs mount); 0 elsewhere. */
+SHMKIT__HIDDEN size_t shmkit__hugetlbfs_unit(int fd);
 /* The default huge page size (what SHM_HUGETLB and MAP_HUGETLB use), from
  * /proc/meminfo; 0 if the host reports none. */
 SHMKIT__HIDDEN size_t shmkit__huge_page_size(void);
 /* munmap + close. */
 SHMKIT__HIDDEN int shmkit__fd_detach(shmkit_seg *seg);
 
+/* -- file: paths, no symlink anywhere (src/path.c) -------------------------- */
+
+/* open(path) refusing a symlink in any component (-ELOOP); O_CLOEXEC added. */
+SHMKIT__HIDDEN int shmkit__path_open(const char *path, int flags, mode_t mode);
+/* The directory that holds path's last component, opened O_PATH the same
+ * way; *ret_name is set to that component (inside path). */
+SHMKIT__HIDDEN int shmkit__path_dir(const char *path, const char **ret_name);
+/* unlink(path) relative to shmkit__path_dir(). */
+SHMKIT__HIDDEN int shmkit__path_unlink(const char *path);
+
 /* -- Lifetime (src/life/lifetime.c) ----------------------------------------- */
 
 /* Creator of an ephemeral segment: take the shared lock, mark it. No-op
  * for persistent ones. The sticky mode bit is set by shmkit__apply_perms. */
 SHMKIT__HIDDEN int shmkit__life_claim(int fd, unsigned flags);
-/* Attacher: if st (fstat of fd) is ephemeral, take the shared lock; then,
- * if named, -ENOENT when the name was removed meanwhile. May refresh *st. */
+/* Attacher: if st (fstat of fd) is ephemeral, take the shared lock, never
+ * waiting for it more than about a second (-EBUSY); then, if named,
+ * -ENOENT when the name was removed meanwhile. May refresh *st. */
 SHMKIT__HIDDEN int shmkit__life_join(int fd, struct stat *st, bool named);
-/* An unnamed file (O_TMPFILE) in path's directory; -EEXIST if path exists. */
-SHMKIT__HIDDEN int shmkit__life_open_unnamed(const char *path, unsigned mode);
-/* Give the unnamed file its name, exclusively (-EEXIST if taken). */
-SHMKIT__HIDDEN int shmkit__life_publish(int fd, const char *path);
+/* An unnamed file (O_TMPFILE) in directory dfd; -EEXIST if name exists there. */
+SHMKIT__HIDDEN int shmkit__life_open_unnamed(int dfd, const char *name,
+					     unsigned mode);
+/* Give the unnamed file its name in dfd, exclusively (-EEXIST if taken). */
+SHMKIT__HIDDEN int shmkit__life_publish(int fd, int dfd, const char *name);
 /* SHMKIT_INFO_EPHEMERAL|STALE for an open segment, or -errno. */
 SHMKIT__HIDDEN int shmkit__life_probe(int fd);
+
+/*
+ * For tests only (NULL otherwise): shmkit_gc() calls it at each step of
+ * removing one stale segment, so that a test can race the removal
+ * deterministically: SHMKIT__GC_CHECKED once the segment is locked and its
+ * name checked, nothing moved yet (name: its name); SHMKIT__GC_MOVED once it
+ * is moved to gc's private name (name: that name), not yet re-checked.
+ */
+enum { SHMKIT__GC_CHECKED = 1, SHMKIT__GC_MOVED = 2 };
+SHMKIT__HIDDEN extern void (*shmkit__gc_hook)(int stage, int dfd,
+					      const char *name);
+
+/* -- Robust mutexes (src/life/mutex.c) -------------------------------------- */
+
+/* How many shmkit_mutexes the threads of this process hold (relaxed). */
+SHMKIT__HIDDEN extern unsigned long shmkit__mutex_nheld;
+SHMKIT__HIDDEN bool shmkit__mutex_held_in_slow(const void *addr, size_t len);
+
+/*
+ * Whether a thread of this process holds a shmkit_mutex placed in
+ * [addr, addr + len). Detach, destroy and resize must not unmap or move
+ * such a mapping (src/life/mutex.c says why). One relaxed load when none is
+ * held.
+ */
+static inline bool shmkit__mutex_held_in(const void *addr, size_t len)
+{
+	return __atomic_load_n(&shmkit__mutex_nheld, __ATOMIC_RELAXED) != 0 &&
+	       shmkit__mutex_held_in_slow(addr, len);
+}
 
 /* Close preserving errno, retrying nothing (close must not be retried). */
 SHMKIT__HIDDEN void shmkit__close(int fd);

@@ -295,16 +295,24 @@ static void info_init(shmkit_info *in, shmkit_backend b)
 	in->shmid = -1;
 }
 
-/* SHMKIT_INFO_EPHEMERAL/STALE for a posix or file segment; 0 when
- * we may not open it (then nothing is claimed either way). */
-static unsigned life_flags(int dfd, const char *name)
+/*
+ * SHMKIT_INFO_EPHEMERAL/STALE for the posix or file segment that fstatat()
+ * described as *st; 0 when we may not open it, or when what we opened is no
+ * longer that file (then nothing is claimed either way). O_NONBLOCK: a FIFO
+ * swapped in since the fstatat() must not block the open.
+ */
+static unsigned life_flags(int dfd, const char *name, const struct stat *st)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	int r;
+	struct stat now;
+	int fd, r = 0;
 
+	fd = openat(dfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return 0;
-	r = shmkit__life_probe(fd);
+	if (fstat(fd, &now) == 0 && S_ISREG(now.st_mode) &&
+	    now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+		r = shmkit__life_probe(fd);
 	shmkit__close(fd);
 	return r < 0 ? 0 : (unsigned)r;
 }
@@ -451,7 +459,7 @@ static int list_posix(list_ctx *c)
 			     de->d_name) >= (int)sizeof(in->spec))
 			continue; /* cannot happen: names are <= NAME_MAX */
 		info_from_stat(in, &st);
-		in->flags |= life_flags(dfd, de->d_name);
+		in->flags |= life_flags(dfd, de->d_name, &st);
 		r = report(c, in, OBJ_FILE, st.st_dev, (uint64_t)st.st_ino);
 		if (r)
 			break;
@@ -552,6 +560,35 @@ static int describe_sysv(const shmkit__spec *sp, shmkit_info *in,
 }
 
 /*
+ * fstatat() the object a posix or file spec names, never following a
+ * symlink (file: paths resolved as the file backend resolves them, see
+ * src/path.c), and add its lifetime marks to *flags. -ELOOP for a symlink
+ * and -ENODEV for what is not a regular file, as attach says.
+ */
+static int stat_by_name(const shmkit__spec *sp, struct stat *st,
+			unsigned *flags)
+{
+	const char *name = sp->name + 1;
+	int dfd, r;
+
+	if (sp->backend == SHMKIT_BACKEND_FILE)
+		dfd = shmkit__path_dir(sp->name, &name);
+	else if ((dfd = open(SHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		dfd = errno == ENOTDIR ? -ENOENT : -errno;
+	if (dfd < 0)
+		return dfd;
+	r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (r == 0 && S_ISLNK(st->st_mode))
+		r = -ELOOP;
+	else if (r == 0 && !S_ISREG(st->st_mode))
+		r = -ENODEV; /* a FIFO or device */
+	if (r == 0)
+		*flags |= life_flags(dfd, name, st);
+	shmkit__close(dfd);
+	return r;
+}
+
+/*
  * Fill *in for the object sp names (nprocs left unknown) and set *f to the
  * maps lines that show it. Writes *in and *f only on success.
  */
@@ -560,39 +597,21 @@ static int describe(const shmkit__spec *sp, shmkit_info *in, scan_filter *f)
 	shmkit_info tmp;
 	scan_filter tf = {0};
 	struct stat st;
-	int dfd, r;
+	int r;
 
 	info_init(&tmp, sp->backend);
 	switch (sp->backend) {
 	case SHMKIT_BACKEND_POSIX:
-		dfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			return errno == ENOTDIR ? -ENOENT : -errno;
-		r = fstatat(dfd, sp->name + 1, &st, AT_SYMLINK_NOFOLLOW) < 0
-			    ? -errno
-			    : 0;
-		if (r == 0)
-			tmp.flags |= life_flags(dfd, sp->name + 1);
-		shmkit__close(dfd);
+	case SHMKIT_BACKEND_FILE:
+		r = stat_by_name(sp, &st, &tmp.flags);
 		if (r < 0)
 			return r;
-		if (!S_ISREG(st.st_mode))
-			return -ENOENT; /* shm_open would not open it either */
-		break;
-	case SHMKIT_BACKEND_FILE:
-		if (fstatat(AT_FDCWD, sp->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		if (S_ISLNK(st.st_mode))
-			return -ELOOP; /* the file backend refuses symlinks */
-		if (!S_ISREG(st.st_mode))
-			return -EINVAL;
-		tmp.flags |= life_flags(AT_FDCWD, sp->name);
 		break;
 	case SHMKIT_BACKEND_FD:
 		if (fstat(sp->fd, &st) < 0)
 			return -errno;
 		if (!S_ISREG(st.st_mode))
-			return -EINVAL;
+			return -ENODEV;
 		break;
 	case SHMKIT_BACKEND_SYSV:
 		r = describe_sysv(sp, &tmp, &tf);

@@ -51,8 +51,9 @@ static int check_opts(const shmkit_opts *o, shmkit_opcode op)
 	    (o->flags & (SHMKIT_F_NORESERVE | SHMKIT_F_EPHEMERAL | SHMKIT_F_SEAL |
 			 SHMKIT_F_GROUP)))
 		return -EINVAL; /* create-only flags */
-	if (op == SHMKIT_OP_CREATE && (o->flags & SHMKIT_F_RDONLY))
-		return -EINVAL;
+	if (op == SHMKIT_OP_CREATE &&
+	    (o->flags & (SHMKIT_F_RDONLY | SHMKIT_F_OWNER)))
+		return -EINVAL; /* attach-only flags */
 	return 0;
 }
 
@@ -84,6 +85,9 @@ static int open_seg(shmkit_opcode op, const char *spec, size_t size,
 	be = backends[sp.backend];
 	if (!be)
 		return -ENOTSUP;
+	if (op == SHMKIT_OP_CREATE && (shmkit__flags(opts) & SHMKIT_F_SEAL) &&
+	    !be->seals)
+		return -EINVAL; /* it would seal nothing */
 
 	s = malloc(sizeof(*s)); /* not calloc: spec[] is 4 KiB we need not zero */
 	if (!s)
@@ -130,6 +134,8 @@ int shmkit_op(shmkit_opcode op, const char *spec, size_t size,
 		int r;
 		if (!seg || !*seg)
 			return -EINVAL;
+		if (shmkit__mutex_held_in((*seg)->addr, (*seg)->size))
+			return -EBUSY; /* changes nothing: the handle stays */
 		r = close_seg(*seg, op == SHMKIT_OP_DESTROY);
 		*seg = NULL;
 		return r;
@@ -141,6 +147,8 @@ int shmkit_op(shmkit_opcode op, const char *spec, size_t size,
 			return -EFBIG;
 		if (!(*seg)->be->resize)
 			return -ENOTSUP;
+		if (shmkit__mutex_held_in((*seg)->addr, (*seg)->size))
+			return -EBUSY; /* the mapping may move */
 		return (*seg)->be->resize(*seg, size);
 	}
 	return -EINVAL;

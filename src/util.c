@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <string.h>
 
 #define STR_(x) #x
@@ -28,6 +29,8 @@ const char *shmkit_strerror(int err)
 {
 	const char *s;
 
+	if (err == INT_MIN)
+		return "unknown error"; /* -INT_MIN does not exist */
 	if (err < 0)
 		err = -err;
 	switch (err) {
@@ -47,6 +50,8 @@ const char *shmkit_strerror(int err)
 		return "bad or incompatible shmkit header in shared memory";
 	case EFBIG:
 		return "size too large";
+	case ENODEV:
+		return "not a shared memory segment (not a regular file)";
 	}
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
 	s = strerrordesc_np(err);
@@ -60,6 +65,8 @@ const char *shmkit_err_name(int err)
 {
 	const char *s = NULL;
 
+	if (err == INT_MIN)
+		return "UNKNOWN"; /* -INT_MIN does not exist */
 	if (err < 0)
 		err = -err;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)

@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
 
 int test_skipped_;
 const char *test_skip_reason_;
@@ -135,4 +137,58 @@ int test_count_shared_maps(void)
 			n++;
 	fclose(f);
 	return n;
+}
+
+enum { PRIVATE_SHM_UNSHARE = 77, PRIVATE_SHM_PRIVATE, PRIVATE_SHM_MOUNT };
+
+static int shm_is_private; /* set in the child test_in_private_shm() runs */
+
+const char *test_in_private_shm(void (*fn)(const char *arg), const char *arg,
+				const char *opts, int timeout_ms, const char *what)
+{
+	pid_t pid = fork();
+	int st;
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0)
+			_exit(PRIVATE_SHM_UNSHARE);
+		/* The type is ignored here; "none" rather than NULL keeps
+		 * valgrind from reporting it. */
+		if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(PRIVATE_SHM_PRIVATE);
+		if (mount("shmkit-test", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+			  opts) < 0)
+			_exit(PRIVATE_SHM_MOUNT);
+		shm_is_private = 1;
+		fn(arg);
+		_exit(0);
+	}
+	st = test_wait_child(pid, timeout_ms, what);
+	if (WIFEXITED(st)) {
+		switch (WEXITSTATUS(st)) {
+		case 0:
+			return NULL;
+		case PRIVATE_SHM_UNSHARE:
+			return "unshare(CLONE_NEWNS) is not permitted here";
+		case PRIVATE_SHM_PRIVATE:
+			return "cannot make / private in a new mount namespace";
+		case PRIVATE_SHM_MOUNT:
+			return "cannot mount a tmpfs on /dev/shm";
+		}
+		FAIL_("%s: child exited with status %d", what, WEXITSTATUS(st));
+	}
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
+		FAIL_("%s: child killed by SIGBUS: memory was not reserved", what);
+	FAIL_("%s: child killed by signal %d (%s)", what,
+	      WIFSIGNALED(st) ? WTERMSIG(st) : 0,
+	      WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "?");
+}
+
+const char *test_private_shm_gc_dir(void)
+{
+	if (!shm_is_private)
+		FAIL_("shmkit_gc() of the host's /dev/shm: a test may collect "
+		      "only what it made (use test_in_private_shm)");
+	return NULL;
 }

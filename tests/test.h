@@ -115,6 +115,29 @@ int test_count_shared_maps(void);
 /* Nonzero if anything named "shmkit-test-<our pid>-*" is left in /dev/shm. */
 int test_leftovers(void);
 
+/*
+ * Run fn(arg) in a forked child that has a /dev/shm of its own: a mount
+ * namespace (unshare(CLONE_NEWNS)), / made private so nothing propagates
+ * back, and a fresh tmpfs mounted on /dev/shm with mount options opts. What
+ * the child does there (fill it, leave stale segments, gc it) never touches
+ * the host's /dev/shm, and it all vanishes with the child. Waits at most
+ * timeout_ms. Returns NULL once fn has returned and the child exited 0, or
+ * the reason the host does not permit the namespace or the mount, for the
+ * caller to SKIP with; fails the test, saying what, on anything else (a
+ * SIGBUS is named as memory that was never reserved).
+ */
+const char *test_in_private_shm(void (*fn)(const char *arg), const char *arg,
+				const char *opts, int timeout_ms,
+				const char *what);
+
+/*
+ * What a test passes shmkit_gc() to collect /dev/shm itself: NULL (which
+ * means /dev/shm, reported as posix: specs), and only inside
+ * test_in_private_shm(). Anywhere else the test fails: a test collects only
+ * what it made, never the host's stale segments.
+ */
+const char *test_private_shm_gc_dir(void);
+
 #define TEST_MAIN(area, ...)                                                  \
 	int main(void)                                                        \
 	{                                                                     \

@@ -16,10 +16,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 struct snap {
 	char shm[16384];  /* our /dev/shm names, sorted, one per line */
@@ -324,6 +326,33 @@ static void bad_opts(void)
 	BAD_CREATE("anon:", 4096, &o, EINVAL);
 	o.flags = SHMKIT_F_NORESERVE; /* nothing to reserve at attach */
 	BAD_ATTACH(f.posix, &o, EINVAL);
+	/* Regression (issue 7, item 13): create accepted the attach-only
+	 * SHMKIT_F_OWNER and ignored it. */
+	o.flags = SHMKIT_F_OWNER;
+	o.owner = getuid();
+	BAD_CREATE(f.file, 4096, &o, EINVAL);
+	BAD_CREATE(f.sysv, 4096, &o, EINVAL);
+	BAD_CREATE(f.memfd, 4096, &o, EINVAL);
+	BAD_CREATE("anon:", 4096, &o, EINVAL);
+	BAD_CREATE(test_name("owner"), 4096, &o, EINVAL);
+	/* Regression (issue 7, item 10): SHMKIT_F_SEAL was accepted, and did
+	 * nothing, on every backend but memfd. */
+	o.flags = SHMKIT_F_SEAL;
+	BAD_CREATE(f.file, 4096, &o, EINVAL);
+	BAD_CREATE(f.sysv, 4096, &o, EINVAL);
+	BAD_CREATE("anon:", 4096, &o, EINVAL);
+	BAD_CREATE(test_name("seal"), 4096, &o, EINVAL);
+	/* Regression (issue 7, item 8): an ephemeral System V segment with a
+	 * key left the key taken for good when its creator was killed before
+	 * IPC_RMID. Only "sysv:private" can be ephemeral now. */
+	o.flags = SHMKIT_F_EPHEMERAL;
+	BAD_CREATE(f.sysv, 4096, &o, EINVAL);
+	{
+		char ftok_spec[64];
+		snprintf(ftok_spec, sizeof(ftok_spec), "sysv:/dev/shm#%d",
+			 (int)(getpid() % 255) + 1);
+		BAD_CREATE(ftok_spec, 4096, &o, EINVAL);
+	}
 	/* The owner test: a segment we own is refused to whoever else. */
 	o.flags = SHMKIT_F_OWNER;
 	o.owner = getuid() + 1;
@@ -358,7 +387,7 @@ static void missing(void)
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	ASSERT(fd >= 0);
 	snprintf(spec, sizeof(spec), "fd:%d", fd);
-	BAD_ATTACH(spec, NULL, EINVAL);
+	BAD_ATTACH(spec, NULL, ENODEV);
 	close(fd);
 
 	BAD_CALL(shmkit_unlink(f.posix), ENOENT);
@@ -518,6 +547,214 @@ static void symlinks(void)
 	ASSERT_OK(shmkit_destroy(s));
 }
 
+/* Whether this kernel (and whatever runs us: valgrind does not know it)
+ * has openat2(2). */
+static bool have_openat2(void)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+			       .resolve = RESOLVE_NO_SYMLINKS};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || errno != ENOSYS;
+}
+
+/*
+ * Regression (issue 7, item 13): file: refused a symlink only as the last
+ * component (O_NOFOLLOW) while the docs said symlinks are refused, so
+ * file:DIR/link/seg, with link a symlink to a directory, was followed by
+ * attach, create, unlink, stat, in_use and gc, and destroy removed a file in
+ * whatever directory the link pointed at by then. Now a symlink anywhere in
+ * the path is -ELOOP, and what it points at is left alone.
+ */
+static void symlinked_directories(void)
+{
+	char dir[128], real[160], link[160], spec[256], path[256], up[160];
+	const shmkit_opts eph = {.flags = SHMKIT_F_EPHEMERAL};
+	shmkit_seg *s, *moved;
+	shmkit_info in;
+	struct stat st;
+
+	if (!have_openat2())
+		SKIP("no openat2 here (kernel < 5.6, or valgrind): only a "
+		     "symlink as the last component is refused, which "
+		     "badinput.symlinks checks");
+	snprintf(dir, sizeof(dir), "/dev/shm%s-XXXXXX", test_name("symdir"));
+	ASSERT(mkdtemp(dir));
+	snprintf(real, sizeof(real), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ASSERT_EQ(mkdir(real, 0700), 0);
+	ASSERT_EQ(symlink("real", link), 0);
+	snprintf(spec, sizeof(spec), "file:%s/seg", real);
+	ASSERT_OK(shmkit_create(spec, 4096, NULL, &s));
+	memcpy(shmkit_addr(s), "real", 5);
+
+	/* Through the symlinked directory: refused, whatever the call. */
+	snprintf(spec, sizeof(spec), "file:%s/seg", link);
+	BAD_ATTACH(spec, NULL, ELOOP);
+	BAD_CALL(shmkit_unlink(spec), ELOOP);
+	BAD_CALL(shmkit_stat(spec, &in), ELOOP);
+	BAD_CALL(shmkit_in_use(spec), ELOOP);
+	BAD_CALL(shmkit_who(spec, NULL, 0), ELOOP);
+	BAD_CALL(shmkit_gc(link, 0, NULL, NULL), ELOOP);
+	snprintf(spec, sizeof(spec), "file:%s/new", link);
+	BAD_CREATE(spec, 4096, NULL, ELOOP);
+	BAD_CREATE(spec, 4096, &eph, ELOOP);
+	snprintf(path, sizeof(path), "%s/new", real);
+	ASSERT(access(path, F_OK) < 0);
+	/* A symlink higher up counts as much as one just above the name. */
+	snprintf(up, sizeof(up), "%s-up", dir);
+	ASSERT_EQ(symlink(dir, up), 0);
+	snprintf(spec, sizeof(spec), "file:%s/real/seg", up);
+	BAD_ATTACH(spec, NULL, ELOOP);
+	BAD_CALL(shmkit_unlink(spec), ELOOP);
+	ASSERT_EQ(unlink(up), 0);
+
+	/* The directory of a live handle swapped for a symlink: destroy
+	 * refuses to follow it and leaves the file it would have hit. */
+	snprintf(spec, sizeof(spec), "file:%s/seg", real);
+	ASSERT_OK(shmkit_attach(spec, NULL, &moved));
+	snprintf(path, sizeof(path), "%s/elsewhere", dir);
+	ASSERT_EQ(rename(real, path), 0);
+	ASSERT_EQ(symlink("elsewhere", real), 0);
+	ASSERT_ERR(shmkit_destroy(moved), ELOOP);
+	snprintf(path, sizeof(path), "%s/elsewhere/seg", dir);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT(!strcmp(shmkit_addr(s), "real"));
+	ASSERT_OK(shmkit_detach(s));
+
+	ASSERT_EQ(unlink(path), 0);
+	ASSERT_EQ(unlink(real), 0);
+	snprintf(path, sizeof(path), "%s/elsewhere", dir);
+	ASSERT_EQ(rmdir(path), 0);
+	ASSERT_EQ(unlink(link), 0);
+	ASSERT_EQ(rmdir(dir), 0);
+}
+
+/* -- Not a regular file ------------------------------------------------- */
+
+/*
+ * Run fn(arg) in a child that must exit 0 within a bound: a call that
+ * blocks fails the test with a message instead of hanging the suite.
+ */
+static void bounded(void (*fn)(const char *), const char *arg,
+		    const char *what)
+{
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	test_expect_child_ok(pid, 5000, what);
+}
+
+/* Every way in by name refuses it at once, and changes nothing. */
+static void refuse_by_name(const char *spec)
+{
+	const shmkit_opts ro = {.flags = SHMKIT_F_RDONLY};
+	shmkit_info in;
+
+	BAD_ATTACH(spec, &ro, ENODEV); /* the one that used to block */
+	BAD_ATTACH(spec, NULL, ENODEV);
+	BAD_CALL(shmkit_stat(spec, &in), ENODEV);
+	BAD_CALL(shmkit_in_use(spec), ENODEV);
+	BAD_CALL(shmkit_who(spec, NULL, 0), ENODEV);
+}
+
+static int count_cb(const shmkit_info *in, void *arg)
+{
+	(void)in;
+	++*(int *)arg;
+	return 0;
+}
+
+/* list and gc walk past it. */
+static void walk_past(const char *dir)
+{
+	int n = 0;
+
+	ASSERT(shmkit_list(SHMKIT_LIST_POSIX | SHMKIT_LIST_NOPROCS, count_cb,
+			   &n) >= 0);
+	ASSERT_EQ(shmkit_gc(dir, SHMKIT_GC_DRY_RUN, NULL, NULL), 0);
+	ASSERT_EQ(shmkit_gc(dir, 0, NULL, NULL), 0);
+}
+
+static void refuse_fd(const char *path)
+{
+	const shmkit_opts ro = {.flags = SHMKIT_F_RDONLY};
+	char spec[32];
+	shmkit_info in;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	ASSERT(fd >= 0);
+	snprintf(spec, sizeof(spec), "fd:%d", fd);
+	BAD_ATTACH(spec, &ro, ENODEV);
+	BAD_CALL(shmkit_stat(spec, &in), ENODEV);
+	close(fd);
+}
+
+/*
+ * Regression (issue 7, item 5): a FIFO planted in /dev/shm or at a file:
+ * path hung a read-only attach forever (open(O_RDONLY) of a FIFO waits for
+ * a writer); `mkfifo /dev/shm/x; shmkit cat posix:/x` never returned. Any
+ * user can plant one. Now every way in (attach read-only and read-write,
+ * stat, in_use, who, fd:, list, gc) refuses it at once with -ENODEV, as it
+ * does a device node; each runs in a bounded child so that a regression
+ * fails here with a message instead of hanging.
+ */
+static void not_a_regular_file(void)
+{
+	char dir[] = "/dev/shm/shmkit-test-fifo-XXXXXX";
+	char path[128], spec[160], fifo_in_dir[160];
+	const char *name = test_name("fifo");
+
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	ASSERT_EQ(mkfifo(path, 0666), 0);
+	snprintf(spec, sizeof(spec), "posix:%s", name);
+	bounded(refuse_by_name, spec, "posix: attach of a FIFO");
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	bounded(refuse_by_name, spec, "file: attach of a FIFO");
+	bounded(refuse_fd, path, "fd: attach of a FIFO");
+	/* A device is no segment either (opening /dev/null is harmless). */
+	bounded(refuse_by_name, "file:/dev/null", "file: attach of a device");
+	bounded(refuse_fd, "/dev/null", "fd: attach of a device");
+
+	ASSERT(mkdtemp(dir));
+	snprintf(fifo_in_dir, sizeof(fifo_in_dir), "%s/fifo", dir);
+	ASSERT_EQ(mkfifo(fifo_in_dir, 0666), 0);
+	bounded(walk_past, dir, "list and gc past a FIFO");
+	ASSERT_EQ(unlink(fifo_in_dir), 0);
+	ASSERT_EQ(rmdir(dir), 0);
+	ASSERT_EQ(unlink(path), 0);
+}
+
+/*
+ * Regression (issue 7, item 13): shmkit_strerror(INT_MIN) and
+ * shmkit_err_name(INT_MIN) computed -INT_MIN, which overflows; the ASan+UBSan
+ * build aborts there on the old code. Every int must give a static string.
+ */
+static void error_text_of_any_int(void)
+{
+	static const int values[] = {INT_MIN, INT_MIN + 1, -1000000, -4096,
+				     -134, 134, 4096, INT_MAX};
+	size_t i;
+
+	ASSERT(!strcmp(shmkit_strerror(INT_MIN), "unknown error"));
+	ASSERT(!strcmp(shmkit_err_name(INT_MIN), "UNKNOWN"));
+	ASSERT(!strcmp(shmkit_strerror(INT_MIN + 1), "unknown error"));
+	ASSERT(!strcmp(shmkit_err_name(INT_MAX), "UNKNOWN"));
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		ASSERT(shmkit_strerror(values[i]) != NULL);
+		ASSERT(shmkit_err_name(values[i]) != NULL);
+	}
+	ASSERT(!strcmp(shmkit_err_name(-ENOENT), "ENOENT"));
+	ASSERT(!strcmp(shmkit_err_name(ENOENT), "ENOENT"));
+}
+
 TEST_MAIN("badinput", TEST(bad_specs), TEST(longest_names_work),
 	  TEST(bad_sizes), TEST(bad_opts), TEST(missing), TEST(exists),
-	  TEST(unsupported), TEST(null_out), TEST(symlinks))
+	  TEST(unsupported), TEST(null_out), TEST(symlinks),
+	  TEST(symlinked_directories), TEST(not_a_regular_file), TEST(error_text_of_any_int))

@@ -2,9 +2,8 @@
  * test_enospc.c: a full /dev/shm gives -ENOSPC at create or resize, never
  * SIGBUS later. This is the Docker case: containers get a 64 MB /dev/shm.
  *
- * Each case runs in a forked child that makes a mount namespace of its own
- * (unshare(CLONE_NEWNS)), makes / private so nothing propagates back to the
- * host, and mounts a fresh 64 MiB tmpfs on /dev/shm. The host's /dev/shm is
+ * Each case runs in a forked child with a fresh 64 MiB tmpfs on /dev/shm in
+ * a mount namespace of its own (test_in_private_shm). The host's /dev/shm is
  * never touched, and the small one vanishes with the child. Where the
  * namespace or the mount is not permitted the area is skipped, saying which.
  * A segment that was not really reserved would kill the child with SIGBUS
@@ -13,16 +12,12 @@
 #include "test.h"
 
 #include <dirent.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #define MiB ((size_t)1 << 20)
-
-enum { SETUP_UNSHARE = 77, SETUP_PRIVATE, SETUP_MOUNT };
 
 /* Entries in /dev/shm (the small one, inside the child). */
 static int shm_entries(void)
@@ -45,46 +40,29 @@ static unsigned long long shm_free(void)
 	return (unsigned long long)v.f_bavail * v.f_frsize;
 }
 
+static void (*body_fn)(const char *prefix);
+
+/* In the child: the body between two looks at an empty 64 MiB tmpfs. */
+static void on_small_shm(const char *prefix)
+{
+	ASSERT_EQ(shm_entries(), 0);
+	ASSERT(shm_free() == 64 * MiB);
+	body_fn(prefix);
+	ASSERT_EQ(shm_entries(), 0);
+	ASSERT(shm_free() == 64 * MiB);
+}
+
 /* Run fn in a child with a fresh 64 MiB tmpfs on /dev/shm. */
 static void with_small_shm(void (*fn)(const char *prefix), const char *prefix,
 			   const char *what)
 {
-	pid_t pid = fork();
-	int st;
+	const char *skip;
 
-	ASSERT(pid >= 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0)
-			_exit(SETUP_UNSHARE);
-		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-			_exit(SETUP_PRIVATE);
-		if (mount("shmkit-test", "/dev/shm", "tmpfs",
-			  MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
-			_exit(SETUP_MOUNT);
-		ASSERT_EQ(shm_entries(), 0);
-		ASSERT(shm_free() == 64 * MiB);
-		fn(prefix);
-		ASSERT_EQ(shm_entries(), 0);
-		ASSERT(shm_free() == 64 * MiB);
-		_exit(0);
-	}
-	st = test_wait_child(pid, 60000, what);
-	if (WIFEXITED(st)) {
-		switch (WEXITSTATUS(st)) {
-		case SETUP_UNSHARE:
-			SKIP("unshare(CLONE_NEWNS) is not permitted here");
-		case SETUP_PRIVATE:
-			SKIP("cannot make / private in a new mount namespace");
-		case SETUP_MOUNT:
-			SKIP("cannot mount a tmpfs on /dev/shm");
-		}
-	}
-	if (WIFSIGNALED(st))
-		FAIL_("%s: child killed by signal %d (%s)", what, WTERMSIG(st),
-		      WTERMSIG(st) == SIGBUS ? "SIGBUS: memory was not reserved"
-					     : strsignal(WTERMSIG(st)));
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		FAIL_("%s: child exited with status %d", what, WEXITSTATUS(st));
+	body_fn = fn;
+	skip = test_in_private_shm(on_small_shm, prefix, "size=64m,mode=1777",
+				   60000, what);
+	if (skip)
+		SKIP(skip);
 }
 
 static char spec_buf[4][256];

@@ -73,6 +73,37 @@ static void wait_go(int fd)
 	ASSERT_EQ(read(fd, &c, 1), 1);
 }
 
+/*
+ * Send s over a fresh socket pair of the given type to a forked child that
+ * receives it, runs body on what it received (an assertion there fails the
+ * child) and detaches; the child must exit 0 within 10 s.
+ */
+static void in_receiver(shmkit_seg *s, int type,
+			void (*body)(shmkit_seg *r, const void *arg),
+			const void *arg, const char *what)
+{
+	int sv[2];
+	pid_t pid;
+
+	pair(type, sv);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		shmkit_seg *r;
+		close(sv[0]);
+		/* The sender's handle, inherited: not this child's to use. */
+		ASSERT_OK(shmkit_detach(s));
+		ASSERT_OK(shmkit_recv_fd(sv[1], NULL, &r));
+		body(r, arg);
+		ASSERT_OK(shmkit_detach(r));
+		_exit(0);
+	}
+	close(sv[1]);
+	ASSERT_OK(shmkit_send_fd(sv[0], s));
+	test_expect_child_ok(pid, 10000, what);
+	close(sv[0]);
+}
+
 static void send_memfd_one(int type)
 {
 	const size_t first = 3 * 4096 + 10, later = 5 * 4096;
@@ -304,7 +335,7 @@ static void garbage(void)
 		ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
 		msg[2] = 4;
 		for (i = 0; i < 2; i++)
-			expect_refused(types[i], msg, 20, p[0], false, EINVAL,
+			expect_refused(types[i], msg, 20, p[0], false, ENODEV,
 				       "a pipe for a segment");
 		close(p[0]);
 		close(p[1]);
@@ -312,36 +343,25 @@ static void garbage(void)
 	ASSERT_OK(shmkit_destroy(s));
 }
 
+static void posix_received(shmkit_seg *r, const void *spec)
+{
+	ASSERT(!strcmp(shmkit_spec(r), spec));
+	ASSERT_EQ(shmkit_backend_of(r), SHMKIT_BACKEND_POSIX);
+	ASSERT_EQ(shmkit_size(r), 8192);
+	ASSERT(filled(shmkit_addr(r), 8192, 6));
+	fill(shmkit_addr(r), 8192, 7);
+}
+
 static void posix_too(void)
 {
 	char spec[128];
 	shmkit_seg *s;
-	int sv[2];
-	pid_t pid;
 
 	snprintf(spec, sizeof(spec), "posix:%s", test_name("pass"));
 	ASSERT_OK(shmkit_create(spec, 8192, NULL, &s));
 	fill(shmkit_addr(s), 8192, 6);
-	pair(SOCK_STREAM, sv);
-	pid = fork();
-	ASSERT(pid >= 0);
-	if (pid == 0) {
-		shmkit_seg *r;
-		close(sv[0]);
-		ASSERT_OK(shmkit_recv_fd(sv[1], NULL, &r));
-		ASSERT(!strcmp(shmkit_spec(r), spec));
-		ASSERT_EQ(shmkit_backend_of(r), SHMKIT_BACKEND_POSIX);
-		ASSERT_EQ(shmkit_size(r), 8192);
-		ASSERT(filled(shmkit_addr(r), 8192, 6));
-		fill(shmkit_addr(r), 8192, 7);
-		ASSERT_OK(shmkit_detach(r));
-		_exit(0);
-	}
-	close(sv[1]);
-	ASSERT_OK(shmkit_send_fd(sv[0], s));
-	test_expect_child_ok(pid, 10000, "posix over a socket");
+	in_receiver(s, SOCK_STREAM, posix_received, spec, "posix over a socket");
 	ASSERT(filled(shmkit_addr(s), 8192, 7));
-	close(sv[0]);
 	ASSERT_OK(shmkit_destroy(s));
 }
 
@@ -378,46 +398,32 @@ static void no_descriptor(void)
 	close(sv[1]);
 }
 
-/*
- * The receiver tries to shrink the memfd under the sender. want_err: the
- * errno ftruncate must fail with (0: it must succeed).
- */
+/* The receiver tries to shrink the memfd under the sender. *want_err: the
+ * errno ftruncate must fail with (0: it must succeed). */
+static void shrink_received(shmkit_seg *r, const void *arg)
+{
+	int want_err = *(const int *)arg, fd = shmkit_fd(r);
+
+	if (want_err) {
+		ASSERT_EQ(ftruncate(fd, 4096), -1);
+		ASSERT_EQ(errno, want_err);
+		ASSERT_EQ(ftruncate(fd, 0), -1);
+		ASSERT_EQ(ftruncate(fd, 1 << 20), -1);
+		ASSERT_ERR(shmkit_resize(r, 4096), EPERM);
+		ASSERT_ERR(shmkit_resize(r, 1 << 20), EPERM);
+		ASSERT_EQ(shmkit_size(r), 16 * 4096);
+		/* ... nor take the seals off. */
+		ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+		ASSERT(filled(shmkit_addr(r), 16 * 4096, 8));
+	} else {
+		ASSERT_EQ(ftruncate(fd, 0), 0);
+	}
+}
+
 static void shrink_from_child(shmkit_seg *s, int want_err)
 {
-	int sv[2];
-	pid_t pid;
-
-	pair(SOCK_SEQPACKET, sv);
-	pid = fork();
-	ASSERT(pid >= 0);
-	if (pid == 0) {
-		shmkit_seg *r;
-		int fd;
-
-		close(sv[0]);
-		ASSERT_OK(shmkit_recv_fd(sv[1], NULL, &r));
-		fd = shmkit_fd(r);
-		if (want_err) {
-			ASSERT_EQ(ftruncate(fd, 4096), -1);
-			ASSERT_EQ(errno, want_err);
-			ASSERT_EQ(ftruncate(fd, 0), -1);
-			ASSERT_EQ(ftruncate(fd, 1 << 20), -1);
-			ASSERT_ERR(shmkit_resize(r, 4096), EPERM);
-			ASSERT_ERR(shmkit_resize(r, 1 << 20), EPERM);
-			ASSERT_EQ(shmkit_size(r), 16 * 4096);
-			/* ... nor take the seals off. */
-			ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
-			ASSERT(filled(shmkit_addr(r), 16 * 4096, 8));
-		} else {
-			ASSERT_EQ(ftruncate(fd, 0), 0);
-		}
-		ASSERT_OK(shmkit_detach(r));
-		_exit(0);
-	}
-	close(sv[1]);
-	ASSERT_OK(shmkit_send_fd(sv[0], s));
-	test_expect_child_ok(pid, 10000, "shrinking receiver");
-	close(sv[0]);
+	in_receiver(s, SOCK_SEQPACKET, shrink_received, &want_err,
+		    "shrinking receiver");
 }
 
 /* Touch the last byte of s in a child; return how the child ended. */
@@ -471,5 +477,36 @@ static void sealed(void)
 	ASSERT_OK(shmkit_destroy(s));
 }
 
+/*
+ * Regression (issue 7, item 10): every memfd was created with
+ * MFD_ALLOW_SEALING, so a peer given an unsealed one could seal it
+ * (F_SEAL_GROW, say) and the creator's own resize then failed with -EPERM.
+ * Now only SHMKIT_F_SEAL allows sealing: the peer's F_ADD_SEALS fails and
+ * the creator resizes as it likes.
+ */
+static void seal_received(shmkit_seg *r, const void *unused)
+{
+	(void)unused;
+	ASSERT_EQ(fcntl(shmkit_fd(r), F_ADD_SEALS, F_SEAL_GROW), -1);
+	ASSERT_EQ(errno, EPERM);
+	ASSERT_EQ(fcntl(shmkit_fd(r), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_WRITE),
+		  -1);
+}
+
+static void peer_cannot_seal_unsealed(void)
+{
+	shmkit_seg *s = new_memfd(16 * 4096, 0, 9);
+
+	/* Born sealed against sealing. */
+	ASSERT(fcntl(shmkit_fd(s), F_GET_SEALS) & F_SEAL_SEAL);
+	in_receiver(s, SOCK_SEQPACKET, seal_received, NULL,
+		    "receiver trying to seal");
+	ASSERT_OK(shmkit_resize(s, 64 * 4096));
+	ASSERT(filled(shmkit_addr(s), 16 * 4096, 9));
+	ASSERT_OK(shmkit_resize(s, 4096));
+	ASSERT_OK(shmkit_destroy(s));
+}
+
 TEST_MAIN("fdpass", TEST(send_memfd), TEST(back_to_back), TEST(peer_closes),
-	  TEST(garbage), TEST(posix_too), TEST(no_descriptor), TEST(sealed))
+	  TEST(garbage), TEST(posix_too), TEST(no_descriptor), TEST(sealed),
+	  TEST(peer_cannot_seal_unsealed))

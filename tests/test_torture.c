@@ -14,6 +14,9 @@
  *  - a new process can reopen the channel after the crash and carry on;
  *  - shmkit_gc() then leaves no stale ephemeral segment behind, and never
  *    removes the live channel that this process holds for the whole run.
+ *    The channels are file: segments in a directory of the test's own on
+ *    /dev/shm (tmpfs), and gc collects that directory only: never the
+ *    host's /dev/shm.
  *
  * SHMKIT_TORTURE_ROUNDS sets the number of rounds (default 200, what CI
  * runs; docs/reliability.md shows a longer run), SHMKIT_TORTURE_SEED the
@@ -411,11 +414,12 @@ static void round_kill_creator(const char *spec, shmkit_chan_kind kind)
 
 /* -- the run --------------------------------------------------------------- */
 
+/* Where the channels live: a directory of our own, the only one gc sees. */
+static char dir[160];
+
 static int exists(const char *spec)
 {
-	char path[300];
-	snprintf(path, sizeof(path), "/dev/shm%s", spec + sizeof("posix:") - 1);
-	return access(path, F_OK) == 0;
+	return access(spec + sizeof("file:") - 1, F_OK) == 0;
 }
 
 static void torture(void)
@@ -428,7 +432,7 @@ static void torture(void)
 	static const shmkit_chan_kind kinds[] = {
 		SHMKIT_CHAN_SPSC, SHMKIT_CHAN_MPMC, SHMKIT_CHAN_BROADCAST};
 	unsigned counts[3][3] = {{0}};
-	char live_spec[128];
+	char live_spec[320];
 	shmkit_chan *live_w, *live_r;
 	long i;
 
@@ -437,17 +441,19 @@ static void torture(void)
 	       "SHMKIT_TORTURE_ROUNDS)\n",
 	       (unsigned long long)seed, rounds);
 
+	snprintf(dir, sizeof(dir), "/dev/shm%s-XXXXXX", test_name("torture"));
+	ASSERT(mkdtemp(dir));
 	/* A live ephemeral channel that every gc must leave alone. */
-	snprintf(live_spec, sizeof(live_spec), "posix:%s", test_name("live"));
+	snprintf(live_spec, sizeof(live_spec), "file:%s%s", dir, test_name("live"));
 	ASSERT_OK(make_chan(live_spec, SHMKIT_CHAN_SPSC, SHMKIT_CHAN_WRITER, &live_w));
 	ASSERT_OK(shmkit_chan_open(live_spec, SHMKIT_CHAN_READER, &live_r));
 
 	for (i = 0; i < rounds; i++) {
-		char spec[128];
+		char spec[320];
 		unsigned k = (unsigned)(rnd() % 3), v = (unsigned)(rnd() % 3);
 		unsigned char buf[MAX_MSG];
 
-		snprintf(spec, sizeof(spec), "posix:%s", test_name("t"));
+		snprintf(spec, sizeof(spec), "file:%s%s", dir, test_name("t"));
 		if (v == 1 && kinds[k] == SHMKIT_CHAN_BROADCAST)
 			v = 0; /* a broadcast writer never blocks on readers */
 		counts[k][v]++;
@@ -464,7 +470,7 @@ static void torture(void)
 		}
 		/* Everyone who used the round's channel is gone or closed:
 		 * it is stale, and gc must take it and only it. */
-		if (shmkit_gc(NULL, 0, NULL, NULL) < 0)
+		if (shmkit_gc(dir, 0, NULL, NULL) < 0)
 			FAIL_("gc failed");
 		if (exists(spec))
 			FAIL_("round %ld (%s, victim %u): gc left the stale "
@@ -484,6 +490,7 @@ static void torture(void)
 	       counts[1][1], counts[0][2], counts[1][2], counts[2][2]);
 	ASSERT_OK(shmkit_chan_close(live_r));
 	ASSERT_OK(shmkit_chan_destroy(live_w));
+	ASSERT_EQ(rmdir(dir), 0);
 }
 
 TEST_MAIN("torture", TEST(torture))

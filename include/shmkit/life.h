@@ -24,6 +24,16 @@ extern "C" {
  * locker is told -EOWNERDEAD again: unlike a bare robust pthread mutex (or
  * Boost's), a shmkit_mutex never becomes permanently unusable.
  *
+ * The kernel hands a dead holder's mutex on by walking that thread's list
+ * of held robust mutexes, at the addresses they were locked at. So while
+ * any thread of a process holds a shmkit_mutex, that process cannot detach,
+ * destroy or resize the segment it lies in (-EBUSY, nothing changed; see
+ * shmkit_op() in shmkit.h): had the mapping been unmapped or moved, the
+ * mutex would be locked for good once the holder died. Each process keeps
+ * a table of the mutexes its threads hold, 4096 at most: a lock that would
+ * exceed that gives the mutex back and fails with -ENOLCK. A child made by
+ * fork() holds none of its parent's mutexes.
+ *
  * The struct is opaque; its size is part of the ABI.
  */
 typedef struct shmkit_mutex {
@@ -39,7 +49,8 @@ SHMKIT_EXTERN int shmkit_mutex_init(shmkit_mutex *m);
 /*
  * Lock. 0; -EOWNERDEAD: locked, but the previous owner died holding it (or
  * left the data unrepaired); -EINVAL: not an initialised shmkit_mutex;
- * -EDEADLK: this thread already holds it.
+ * -EDEADLK: this thread already holds it; -ENOLCK: this process already
+ * holds 4096 shmkit_mutexes (not locked).
  */
 SHMKIT_EXTERN int shmkit_mutex_lock(shmkit_mutex *m);
 
@@ -69,6 +80,26 @@ SHMKIT_EXTERN int shmkit_mutex_destroy(shmkit_mutex *m);
  * segments are freed by the kernel with their last user, and an ephemeral
  * System V segment is marked for removal at create (it is then attached by
  * "sysv:id=N" and freed at its last detach), so neither ever needs gc.
+ *
+ * An ephemeral System V segment must be created as "sysv:private": a key or
+ * ftok spec is -EINVAL (IPC_RMID drops the key anyway, so nobody could
+ * attach by it, and a key must never be left taken). Create runs shmget,
+ * shmat and IPC_RMID back to back, before the group change and the
+ * prefault; a creator killed between shmget and IPC_RMID (a window of two
+ * system calls) leaves an unattached private segment, holding no key, that
+ * ipcs -m shows and ipcrm removes. kernel.shm_rmid_forced=1 closes that
+ * window (the kernel then destroys what an exiting process created and
+ * nobody attached, and any System V segment, persistent ones included, at
+ * its last detach).
+ *
+ * The lock is flock(2), which needs only read access: anyone who can open
+ * an ephemeral segment for reading can hold it. Holding it exclusively
+ * would block attachers; attach therefore never waits for it more than
+ * about a second and then fails with -EBUSY (gc and the probes of
+ * shmkit_list/stat/in_use hold it exclusively only for an instant). Holding
+ * it shared makes the segment look in use, so gc never collects it while
+ * that reader holds it. Keep ephemeral segments' mode private (the default
+ * 0600) where other users must not be able to do either.
  */
 
 /* shmkit_gc() flags */
@@ -82,9 +113,15 @@ typedef int (*shmkit_gc_cb)(const char *spec, uint64_t size, void *arg);
  * Remove the ephemeral segments in dir that no live process uses: NULL
  * means /dev/shm (POSIX segments, reported as "posix:/NAME"), another
  * directory is walked for file: segments. Never touches a persistent
- * segment, a segment in use, or one shmkit did not create. Returns how many
- * were removed, or a negative errno (the first error, when nothing could be
- * removed).
+ * segment, a segment in use, or one shmkit did not create, and never
+ * removes the name of a live segment made under a stale one's name while gc
+ * runs: it moves the stale one to a private name (".shmkit-gc-<pid>-<n>" in
+ * the same directory) before it removes it, and puts back what turns out
+ * not to be it. A gc killed in between leaves a stale segment under such a
+ * name, which the next gc removes (and reports under that name); other dot
+ * names are skipped. With SHMKIT_GC_DRY_RUN nothing is moved or removed.
+ * Returns how many were removed, or a negative errno (the first error, when
+ * nothing could be removed).
  */
 SHMKIT_EXTERN int shmkit_gc(const char *dir, unsigned int flags,
 			    shmkit_gc_cb cb, void *arg);
@@ -92,7 +129,8 @@ SHMKIT_EXTERN int shmkit_gc(const char *dir, unsigned int flags,
 /*
  * 1 if a live process uses the segment (a shmkit handle on posix/file; any
  * attach on sysv), 0 if none does, or a negative errno: -ENOENT if absent,
- * -ENOTSUP for memfd/fd/anon (they exist only while used).
+ * -ENODEV if the name is not a regular file (as attach), -ENOTSUP for
+ * memfd/fd/anon (they exist only while used).
  */
 SHMKIT_EXTERN int shmkit_in_use(const char *spec);
 

@@ -13,9 +13,13 @@
  * works on its own duplicate (F_DUPFD_CLOEXEC); the caller's descriptor is
  * left alone.
  *
- * Creation allows sealing; SHMKIT_F_SEAL adds F_SEAL_SHRINK|F_SEAL_GROW|
- * F_SEAL_SEAL once the size is set, so a peer that receives the descriptor
- * cannot shrink it and make our accesses SIGBUS.
+ * SHMKIT_F_SEAL creates the memfd with MFD_ALLOW_SEALING and adds
+ * F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL once the size is set, so a peer that
+ * receives the descriptor cannot shrink it and make our accesses SIGBUS.
+ * Without the flag the memfd does not allow sealing at all (the kernel
+ * marks it F_SEAL_SEAL at birth): otherwise a peer could seal it and make
+ * the creator's own resize fail. It is the only backend that can seal;
+ * elsewhere the dispatcher refuses the flag (-EINVAL).
  */
 #include "../internal.h"
 
@@ -25,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -51,10 +54,12 @@ static size_t host_memory(void)
 static int memfd_create_(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			 const shmkit_opts *o)
 {
-	unsigned mflags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	struct statfs sf;
+	unsigned mflags = MFD_CLOEXEC;
+	size_t unit;
 	int fd, r;
 
+	if (seg->flags & SHMKIT_F_SEAL)
+		mflags |= MFD_ALLOW_SEALING;
 	if (seg->flags & SHMKIT_F_HUGE)
 		mflags |= MFD_HUGETLB;
 	/* A memfd lives on the kernel's internal tmpfs, which has no size
@@ -66,8 +71,7 @@ static int memfd_create_(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	if (fd < 0)
 		return errno == EINVAL && (mflags & MFD_HUGETLB) ? -ENOTSUP
 								   : -errno;
-	if ((mflags & MFD_HUGETLB) && fstatfs(fd, &sf) == 0 && sf.f_bsize > 0) {
-		size_t unit = (size_t)sf.f_bsize;
+	if ((mflags & MFD_HUGETLB) && (unit = shmkit__hugetlbfs_unit(fd))) {
 		if (size % unit) {
 			if (size > SIZE_MAX - unit) {
 				r = -EFBIG;
@@ -153,6 +157,7 @@ const shmkit__backend shmkit__backend_memfd = {
 	.remove = NULL, /* no name: gone with the last descriptor */
 	.resize = shmkit__fd_resize,
 	.unlink = NULL,
+	.seals = true,
 };
 
 static int fd_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,

@@ -6,7 +6,10 @@
  * handle keeps its descriptor open: resize needs it, shmkit_fd() hands it
  * out, shmkit_send_fd() can pass it on, and on an ephemeral segment it holds
  * the lock that tells shmkit_gc() the segment is in use. glibc's shm_open() already adds
- * O_NOFOLLOW and O_CLOEXEC; we pass O_CLOEXEC anyway to say so.
+ * O_NOFOLLOW and O_CLOEXEC; we pass O_CLOEXEC anyway to say so. It passes
+ * the other flags on to open(), so attach opens with O_NONBLOCK: anyone can
+ * plant a FIFO in /dev/shm, and a plain read-only open of one would block
+ * until a writer came (see src/fdmap.c).
  *
  * Huge pages: /dev/shm is ordinary tmpfs, so SHMKIT_F_HUGE is refused with
  * -ENOTSUP; memfd: (MFD_HUGETLB) or file: on a hugetlbfs mount gives them.
@@ -14,7 +17,6 @@
 #include "../internal.h"
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -34,34 +36,39 @@ static int posix_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			const shmkit_opts *o)
 {
 	bool eph = seg->flags & SHMKIT_F_EPHEMERAL;
-	char path[sizeof(SHM_DIR) + PATH_MAX];
-	int fd, r;
+	int dfd = -1, fd, r;
 
 	if (seg->flags & SHMKIT_F_HUGE)
 		return -ENOTSUP;
 	if (eph) {
 		/* Built unnamed, named when complete (src/life/lifetime.c). */
-		snprintf(path, sizeof(path), SHM_DIR "%s", sp->name);
-		fd = shmkit__life_open_unnamed(path, shmkit__mode(o));
+		dfd = open(SHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		fd = shmkit__life_open_unnamed(dfd, sp->name + 1, shmkit__mode(o));
 	} else {
 		fd = open_retry(sp->name, O_RDWR | O_CREAT | O_EXCL,
 				(mode_t)shmkit__mode(o));
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		shmkit__close(dfd);
 		return fd;
+	}
 	r = shmkit__life_claim(fd, seg->flags);
 	if (r == 0)
 		r = shmkit__fd_create_finish(seg, fd, size, o);
 	if (r == 0 && eph) {
-		r = shmkit__life_publish(fd, path);
+		r = shmkit__life_publish(fd, dfd, sp->name + 1);
 		if (r < 0)
 			(void)shmkit__fd_detach(seg); /* unmaps, closes fd */
+		shmkit__close(dfd);
 		return r;
 	}
 	if (r < 0) {
 		if (!eph)
 			(void)shm_unlink(sp->name);
 		shmkit__close(fd);
+		shmkit__close(dfd);
 	}
 	return r;
 }
@@ -73,8 +80,12 @@ static int posix_attach(shmkit_seg *seg, const shmkit__spec *sp,
 
 	if (seg->flags & SHMKIT_F_HUGE)
 		return -ENOTSUP;
+	/* O_NONBLOCK: a FIFO planted at the name must not block the open;
+	 * shmkit__fd_attach_finish() then refuses it (-ENODEV). */
 	fd = open_retry(sp->name,
-			(seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR, 0);
+			((seg->flags & SHMKIT_F_RDONLY) ? O_RDONLY : O_RDWR) |
+				O_NONBLOCK | O_NOCTTY,
+			0);
 	if (fd < 0)
 		return fd;
 	r = shmkit__fd_attach_finish(seg, fd, o);

@@ -27,15 +27,50 @@
  * gc removes a segment only when all of these hold: it carries the mark (so
  * it is shmkit's and meant to go: never a persistent one, never one shmkit
  * did not create), the exclusive lock was granted (nobody uses it), and the
- * name still refers to the inode that was locked. It unlinks while holding
- * the lock. An attacher that opened the name just before the unlink blocks
- * in flock(LOCK_SH) until gc is done, then sees st_nlink == 0 and reports
- * -ENOENT instead of joining a removed segment.
+ * name still refers to the inode that was locked. It removes it while
+ * holding the lock. An attacher that opened the name just before the
+ * removal waits for its shared lock until gc is done, then sees
+ * st_nlink == 0 and reports -ENOENT instead of joining a removed segment.
+ *
+ * Removal must be atomic with that last check, and unlinkat() is not: it
+ * removes whatever the name refers to when it runs. Between the check and
+ * the unlink another process may remove the stale name and create a live
+ * segment under it (the ordinary "remove, then create fresh" restart), and
+ * a plain unlink would remove the live one's name. So gc renames the name
+ * to a private one in the same directory (".shmkit-gc-<pid>-<n>", with
+ * RENAME_NOREPLACE), which moves exactly one inode, atomically; checks that
+ * the inode now under the private name is the one it holds LOCK_EX on; and
+ * only then unlinks the private name, which nobody else creates. If it is
+ * not (the name was re-made before the rename), it puts that live segment
+ * back under its name with RENAME_NOREPLACE. What remains: while the name
+ * is away (between the two renames, microseconds), an attach by that name
+ * gets -ENOENT, and a create of that name can succeed; if one does, the put
+ * back fails and the moved segment stays under the private name, intact and
+ * usable by its handles, but reachable by name only as that dot name, and
+ * collected by a later gc once unused (if ephemeral). That needs the name
+ * re-made twice within a few microseconds, by a restart racing a gc.
+ *
+ * A gc killed between its rename and its unlink leaves a stale segment
+ * under its private name. gc's walk skips dot names but those: one with
+ * gc's prefix, the ephemeral mark and a free exclusive lock is such a
+ * leftover, and is unlinked as it stands. A dry run renames nothing.
+ *
+ * That wait is bounded. flock(2) needs no write permission, so anyone who
+ * can open a segment for reading can hold LOCK_EX on it for as long as they
+ * like; a blocking LOCK_SH would then hang every attacher. Attach takes the
+ * lock with LOCK_NB, retried with a backoff (0.1 ms doubling to 50 ms) for
+ * at most JOIN_WAIT_MS, then gives up with -EBUSY. gc and the probes of
+ * list/stat/in_use hold LOCK_EX only for the instant of their check (and
+ * gc's removal), so a legitimate wait is microseconds and one second is
+ * generous. The same reader can hold LOCK_SH to make a stale segment look
+ * in use, so that gc never collects it: read access is enough for both, and
+ * the mode is what limits who has it.
  *
  * System V segments need none of this: an ephemeral one is marked for
  * removal (IPC_RMID) as soon as its creator has attached, and the kernel
- * frees it at the last detach. memfd and anon segments are freed by the
- * kernel with their last user in any case.
+ * frees it at the last detach (src/backend/sysv.c: what a creator killed
+ * before that leaves). memfd and anon segments are freed by the kernel with
+ * their last user in any case.
  *
  * Processes that map a segment without shmkit hold no lock; gc may then
  * remove the name of an ephemeral segment they still map (their mapping
@@ -52,29 +87,58 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LIFE_XATTR "user.shmkit.life"
 #define LIFE_EPHEMERAL "ephemeral"
 
-static int flock_retry(int fd, int op)
+/* The longest an attacher waits for its shared lock before -EBUSY. */
+#define JOIN_WAIT_MS 1000
+
+static int64_t now_us(void)
 {
-	while (flock(fd, op) < 0) {
-		if (errno != EINTR)
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* LOCK_SH without ever blocking for long: -EBUSY once JOIN_WAIT_MS have
+ * passed with someone holding LOCK_EX (see the top of the file). */
+static int lock_shared_bounded(int fd)
+{
+	int64_t start = 0, left, nap_us = 100;
+	struct timespec nap;
+
+	for (;;) {
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
 			return -errno;
+		if (!start)
+			start = now_us();
+		left = start + JOIN_WAIT_MS * 1000 - now_us();
+		if (left <= 0)
+			return -EBUSY;
+		if (nap_us > left)
+			nap_us = left;
+		nap.tv_sec = (time_t)(nap_us / 1000000);
+		nap.tv_nsec = (long)(nap_us % 1000000) * 1000;
+		(void)nanosleep(&nap, NULL); /* EINTR: just try again sooner */
+		if (nap_us < 50000)
+			nap_us *= 2;
 	}
-	return 0;
 }
 
 int shmkit__life_claim(int fd, unsigned flags)
 {
-	int r;
-
 	if (!(flags & SHMKIT_F_EPHEMERAL))
 		return 0; /* persistent: nothing to witness, nothing to pay */
-	r = flock_retry(fd, LOCK_SH);
-	if (r < 0)
-		return r;
+	/* The inode has no name yet: nobody else can hold its lock. */
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
 	if (fsetxattr(fd, LIFE_XATTR, LIFE_EPHEMERAL,
 		      sizeof(LIFE_EPHEMERAL) - 1, 0) < 0)
 		return errno == EOPNOTSUPP ? -ENOTSUP : -errno;
@@ -87,7 +151,7 @@ int shmkit__life_join(int fd, struct stat *st, bool named)
 
 	if (!(st->st_mode & S_ISVTX))
 		return 0;
-	r = flock_retry(fd, LOCK_SH);
+	r = lock_shared_bounded(fd);
 	if (r < 0)
 		return r;
 	if (!named)
@@ -99,43 +163,30 @@ int shmkit__life_join(int fd, struct stat *st, bool named)
 	return st->st_nlink == 0 ? -ENOENT : 0;
 }
 
-int shmkit__life_open_unnamed(const char *path, unsigned mode)
+int shmkit__life_open_unnamed(int dfd, const char *name, unsigned mode)
 {
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n;
 	int fd;
 
-	if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return -EEXIST; /* fail fast; linkat() is the real arbiter */
-	if (!slash) {
-		dir[0] = '.';
-		n = 1;
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= sizeof(dir))
-			return -ENAMETOOLONG;
-		memcpy(dir, path, n);
-	}
-	dir[n] = '\0';
 	do {
-		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+		fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return errno == EOPNOTSUPP || errno == EISDIR ? -ENOTSUP : -errno;
 	return fd;
 }
 
-int shmkit__life_publish(int fd, const char *path)
+int shmkit__life_publish(int fd, int dfd, const char *name)
 {
 	char proc[64];
 
 	/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link
 	 * does the same for anyone. Exclusive: -EEXIST if the name is taken. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+	if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
-	if (errno == ENOENT && linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+	if (errno == ENOENT && linkat(fd, "", dfd, name, AT_EMPTY_PATH) == 0)
 		return 0; /* no /proc, but privileged */
 	return -errno;
 }
@@ -165,17 +216,24 @@ int shmkit_in_use(const char *spec)
 {
 	shmkit__spec sp;
 	struct shmid_ds ds;
+	struct stat st;
 	int fd, r;
 
 	r = shmkit__spec_parse(spec, &sp);
 	if (r < 0)
 		return r;
+	/* O_NONBLOCK: a FIFO at the name must not block the open. */
 	switch (sp.backend) {
 	case SHMKIT_BACKEND_POSIX:
-		fd = shm_open(sp.name, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+		fd = shm_open(sp.name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+			      0);
+		if (fd < 0)
+			return -errno;
 		break;
 	case SHMKIT_BACKEND_FILE:
-		fd = open(sp.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		fd = shmkit__path_open(sp.name, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+		if (fd < 0)
+			return fd;
 		break;
 	case SHMKIT_BACKEND_SYSV:
 		if (sp.by_id) {
@@ -194,9 +252,12 @@ int shmkit_in_use(const char *spec)
 	default:
 		return -ENOTSUP; /* memfd, fd, anon: in use while they exist */
 	}
-	if (fd < 0)
-		return -errno;
-	r = shmkit__life_probe(fd);
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -ENODEV; /* a FIFO or device: attach refuses it too */
+	else
+		r = shmkit__life_probe(fd);
 	shmkit__close(fd);
 	if (r < 0)
 		return r;
@@ -207,32 +268,108 @@ int shmkit_in_use(const char *spec)
 	return r < 0 ? r : r > 0;
 }
 
-/* Remove one entry of dir if it is a stale ephemeral segment: 1 removed,
- * 0 left alone, <0 error. */
+/* The private names gc moves a segment to while it removes it, in the same
+ * directory: GC_PREFIX "<pid>-<n>". Dot names, so no walk reports them. */
+#define GC_PREFIX ".shmkit-gc-"
+
+void (*shmkit__gc_hook)(int stage, int dfd, const char *name);
+
+static void gc_hook(int stage, int dfd, const char *name)
+{
+	void (*hook)(int, int, const char *) = shmkit__gc_hook;
+	if (hook)
+		hook(stage, dfd, name);
+}
+
+static bool is_gc_name(const char *name)
+{
+	return !strncmp(name, GC_PREFIX, sizeof(GC_PREFIX) - 1);
+}
+
+/* Whether name in dfd is (still) the file *st describes. */
+static bool names(int dfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+	return fstatat(dfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+}
+
+/* Rename name to a fresh private name (written to priv), never replacing
+ * anything. 0, or -errno (-ENOENT: the name went away meanwhile). */
+static int move_away(int dfd, const char *name, char priv[NAME_MAX + 1])
+{
+	static unsigned seq;
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		snprintf(priv, NAME_MAX + 1, GC_PREFIX "%d-%u", (int)getpid(),
+			 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+		if (renameat2(dfd, name, dfd, priv, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+		/* A leftover of a dead gc that had our pid: take the next. */
+	}
+	return -EEXIST;
+}
+
+/*
+ * Remove name, which names the inode *st that we hold LOCK_EX on and found
+ * stale, so that the removal is atomic with the check (see the top of the
+ * file): 1 removed, 0 left alone, <0 error.
+ */
+static int remove_locked(int dfd, const char *name, const struct stat *st)
+{
+	char priv[NAME_MAX + 1];
+	int r;
+
+	gc_hook(SHMKIT__GC_CHECKED, dfd, name);
+	if (is_gc_name(name)) { /* a leftover: the name is private already */
+		if (unlinkat(dfd, name, 0) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		return 1;
+	}
+	r = move_away(dfd, name, priv);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	gc_hook(SHMKIT__GC_MOVED, dfd, priv);
+	if (!names(dfd, priv, st)) {
+		/* The name was re-made between the check and the rename, and we
+		 * moved a live segment: put it back. If the name was made again
+		 * in that instant too, this fails and it stays at priv (the
+		 * corner the top of the file describes). */
+		(void)renameat2(dfd, priv, dfd, name, RENAME_NOREPLACE);
+		return 0;
+	}
+	if (unlinkat(dfd, priv, 0) < 0) {
+		r = -errno;
+		(void)renameat2(dfd, priv, dfd, name, RENAME_NOREPLACE);
+		return r;
+	}
+	return 1;
+}
+
+/* Remove one entry of dir if it is a stale ephemeral segment: 1 removed
+ * (or, dry run, would be), 0 left alone, <0 error. */
 static int gc_one(int dfd, const char *name, unsigned flags, uint64_t *size)
 {
-	struct stat st, again;
+	struct stat st;
 	int fd, r = 0;
 
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = openat(dfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return 0; /* gone, not ours to read, or a symlink */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !is_ephemeral(fd))
 		goto out;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
 		goto out; /* a live handle holds it */
-	/* The name must still be the inode we locked. */
-	if (fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    again.st_dev != st.st_dev || again.st_ino != st.st_ino)
-		goto out;
+	if (!names(dfd, name, &st))
+		goto out; /* replaced since we opened it */
 	*size = (uint64_t)st.st_size;
-	if (!(flags & SHMKIT_GC_DRY_RUN) && unlinkat(dfd, name, 0) < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		goto out;
-	}
-	r = 1;
+	r = (flags & SHMKIT_GC_DRY_RUN) ? 1 : remove_locked(dfd, name, &st);
 out:
-	shmkit__close(fd); /* drops the lock, after the unlink */
+	shmkit__close(fd); /* drops the lock, after the removal */
 	return r;
 }
 
@@ -246,9 +383,13 @@ int shmkit_gc(const char *dir, unsigned flags, shmkit_gc_cb cb, void *arg)
 
 	if (flags & ~SHMKIT_GC_DRY_RUN)
 		return -EINVAL;
-	dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* A file: directory is resolved as file: paths are (src/path.c). */
+	if (dir)
+		dfd = shmkit__path_open(d, O_RDONLY | O_DIRECTORY, 0);
+	else if ((dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		dfd = -errno;
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	dp = fdopendir(dfd);
 	if (!dp) {
 		int e = -errno;
@@ -259,7 +400,9 @@ int shmkit_gc(const char *dir, unsigned flags, shmkit_gc_cb cb, void *arg)
 		uint64_t size = 0;
 		int r;
 
-		if (de->d_name[0] == '.')
+		/* Dot names are nobody's segments, but for what a gc killed
+		 * mid-removal left under its private name. */
+		if (de->d_name[0] == '.' && !is_gc_name(de->d_name))
 			continue;
 		r = gc_one(dfd, de->d_name, flags, &size);
 		if (r < 0) {

@@ -17,6 +17,23 @@
  * accesses under the lock suffice. owner is ours too: unlock by a thread
  * that does not hold the mutex is refused (-EPERM) before pthread is asked,
  * so misuse is an error and never undefined behaviour.
+ *
+ * The kernel can hand a dead holder's mutex on only if it can still reach
+ * the mutex at the address the holder locked it at: it walks the dying
+ * thread's robust list, whose entries are those addresses. A holder that
+ * unmapped the segment (detach, destroy) or moved it (resize) and then died
+ * left a mutex that no later lock could ever take (-ETIMEDOUT forever). So
+ * this process keeps a registry of the mutexes its threads hold, by
+ * address: a fixed table of HELD_MAX slots claimed with compare-and-swap by
+ * lock/trylock/timedlock and cleared by unlock, plus a count. The
+ * dispatcher (src/seg.c) refuses detach, destroy and resize with -EBUSY
+ * while any address in the mapping is held; when nothing is held that
+ * costs it one relaxed load of the count. A lock that finds the table full
+ * unlocks again and fails with -ENOLCK: holding more than HELD_MAX
+ * shmkit_mutexes at once in one process is not supported. A forked child
+ * holds none of its parent's mutexes (the kernel's owner is the parent's
+ * thread), so a pthread_atfork() child handler, registered once, empties
+ * the table there.
  */
 #include "../internal.h"
 
@@ -26,6 +43,79 @@
 #include <unistd.h>
 
 #define MUTEX_MAGIC 0x534b4d58u /* "SKMX" */
+
+/* -- The registry of held mutexes (see above) ------------------------------ */
+
+#define HELD_MAX 4096u /* a power of two */
+
+static uintptr_t held[HELD_MAX]; /* 0: free; else a held mutex's address */
+unsigned long shmkit__mutex_nheld; /* slots in use; relaxed atomics */
+static pthread_once_t held_once = PTHREAD_ONCE_INIT;
+
+static void held_forget_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < HELD_MAX; i++)
+		__atomic_store_n(&held[i], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&shmkit__mutex_nheld, 0, __ATOMIC_RELAXED);
+}
+
+static void held_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, held_forget_all);
+}
+
+/* The slot to start looking from: distinct mutexes start apart. */
+static size_t held_home(uintptr_t a)
+{
+	return (size_t)(a / sizeof(shmkit_mutex)) & (HELD_MAX - 1);
+}
+
+static bool held_add(const void *m)
+{
+	uintptr_t a = (uintptr_t)m;
+	size_t i, k;
+
+	(void)pthread_once(&held_once, held_init);
+	for (i = 0, k = held_home(a); i < HELD_MAX; i++, k = (k + 1) & (HELD_MAX - 1)) {
+		uintptr_t free_ = 0;
+		if (__atomic_load_n(&held[k], __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(&held[k], &free_, a, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			__atomic_fetch_add(&shmkit__mutex_nheld, 1, __ATOMIC_RELAXED);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void held_remove(const void *m)
+{
+	uintptr_t a = (uintptr_t)m;
+	size_t i, k;
+
+	for (i = 0, k = held_home(a); i < HELD_MAX; i++, k = (k + 1) & (HELD_MAX - 1)) {
+		if (__atomic_load_n(&held[k], __ATOMIC_RELAXED) == a) {
+			__atomic_store_n(&held[k], 0, __ATOMIC_RELAXED);
+			__atomic_fetch_sub(&shmkit__mutex_nheld, 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+}
+
+bool shmkit__mutex_held_in_slow(const void *addr, size_t len)
+{
+	uintptr_t lo = (uintptr_t)addr;
+	size_t i;
+
+	for (i = 0; i < HELD_MAX; i++) {
+		uintptr_t a = __atomic_load_n(&held[i], __ATOMIC_RELAXED);
+		if (a && a - lo < len)
+			return true;
+	}
+	return false;
+}
 
 struct mutex_impl {
 	pthread_mutex_t pm;
@@ -79,17 +169,21 @@ static int32_t self_tid(void)
 /* Turn what pthread said into what shmkit promises. */
 static int after_lock(struct mutex_impl *x, int r)
 {
-	if (r == 0 || r == EOWNERDEAD)
-		__atomic_store_n(&x->owner, self_tid(), __ATOMIC_RELAXED);
 	if (r == EOWNERDEAD) {
 		(void)pthread_mutex_consistent(&x->pm);
 		x->dirty = 1;
-		return -EOWNERDEAD;
-	}
-	if (r == ENOTRECOVERABLE)
+	} else if (r == ENOTRECOVERABLE) {
 		return -ENOTRECOVERABLE; /* only if someone bypassed shmkit */
-	if (r)
+	} else if (r) {
 		return -r;
+	}
+	/* Held now. Registered, or not held at all: a full registry gives
+	 * the mutex back (dirty, if set, stays set for the next locker). */
+	if (!held_add(x)) {
+		(void)pthread_mutex_unlock(&x->pm);
+		return -ENOLCK;
+	}
+	__atomic_store_n(&x->owner, self_tid(), __ATOMIC_RELAXED);
 	return x->dirty ? -EOWNERDEAD : 0;
 }
 
@@ -119,6 +213,13 @@ int shmkit_mutex_timedlock(shmkit_mutex *m, int64_t timeout_ms)
 		return -EINVAL;
 	if (timeout_ms < 0)
 		return shmkit_mutex_lock(m);
+	/* Free, or left by a dead owner: taken at once, without reading the
+	 * clock. (This is also the path TSan follows: its timedlock
+	 * interceptor, unlike its lock and trylock ones, does not count an
+	 * EOWNERDEAD as a lock taken.) */
+	r = pthread_mutex_trylock(&x->pm);
+	if (r != EBUSY)
+		return after_lock(x, r);
 	/* pthread_mutex_timedlock() rather than clocklock(CLOCK_MONOTONIC):
 	 * sanitizers and older C libraries know only the former. */
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -153,6 +254,7 @@ int shmkit_mutex_unlock(shmkit_mutex *m)
 	if (__atomic_load_n(&x->owner, __ATOMIC_RELAXED) != self_tid())
 		return -EPERM;
 	__atomic_store_n(&x->owner, 0, __ATOMIC_RELAXED);
+	held_remove(x);
 	return -pthread_mutex_unlock(&x->pm);
 }
 
