@@ -536,8 +536,11 @@ run 0 "create --help" "$CLI" create --help &&
   check "create --help names SHMKIT_SPEC" out_has "SHMKIT_SPEC"
 if [ -r /proc/sysvipc/shm ]; then
   hid=""
+  run 2 "--hold with a keyed sysv: spec: ephemeral ones are private" \
+    "$CLI" create --ephemeral --hold "sysv:$(printf "0x5348%04x" $(( ($$ * 4 + 3) & 0xffff )))" 4K true &&
+    check "the keyed refusal says sysv:private" err_has "sysv:private"
   run 0 "--hold sysv: reached by sysv:id=N" \
-    timeout 30 "$CLI" create --ephemeral --hold "sysv:$(printf "0x5348%04x" $(( ($$ * 4 + 3) & 0xffff )))" 4K \
+    timeout 30 "$CLI" create --ephemeral --hold sysv:private 4K \
     sh -c 'echo "$SHMKIT_SPEC"; "$1" info "$SHMKIT_SPEC" >/dev/null' sh "$CLI" &&
     hid=$(grep -E '^sysv:id=[0-9]+$' "$tmp/out")
   check "SHMKIT_SPEC is sysv:id=N" test -n "$hid"

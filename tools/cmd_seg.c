@@ -336,6 +336,12 @@ int cmd_create(int argc, char **argv)
 				     "--ephemeral sysv: segments are freed "
 				     "when this command exits, unless --hold "
 				     "keeps one while a command runs");
+	if (eph && has_prefix(spec, "sysv:") && strcmp(spec, "sysv:private"))
+		return cli_usage_err("create",
+				     "an ephemeral System V segment has no key "
+				     "(the kernel drops it at IPC_RMID): make "
+				     "it as sysv:private, reached by the "
+				     "sysv:id=N in SHMKIT_SPEC");
 	if (has_prefix(spec, "memfd:"))
 		so.flags &= ~SHMKIT_F_EPHEMERAL; /* always so, by nature */
 
