@@ -23,6 +23,7 @@
 #include <linux/magic.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -75,6 +76,23 @@ static int reserve(int fd, size_t from, size_t len)
 	if (r == ENOSPC && shmkit__hugetlbfs_unit(fd))
 		return -ENOMEM;
 	return -r;
+}
+
+/*
+ * Past RLIMIT_FSIZE (ulimit -f), ftruncate() and posix_fallocate() raise
+ * SIGXFSZ, whose default action kills the process before anything could be
+ * backed out, leaving a half-made file behind. A library must not change
+ * signal dispositions, so a size the limit refuses is refused here first,
+ * -EFBIG, as the calls themselves say when the signal is ignored. Only
+ * growth is checked: shrinking, and undoing a grow, never raise it.
+ */
+static int within_fsize(size_t size)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	return (uint64_t)size > (uint64_t)rl.rlim_cur ? -EFBIG : 0;
 }
 
 static int truncate_to(int fd, size_t size)
@@ -131,6 +149,9 @@ int shmkit__fd_create_finish(shmkit_seg *seg, int fd, size_t size,
 	r = shmkit__apply_perms(fd, o);
 	if (r < 0)
 		return r;
+	r = within_fsize(size);
+	if (r < 0)
+		return r;
 	r = truncate_to(fd, size);
 	if (r < 0)
 		return r;
@@ -184,6 +205,9 @@ int shmkit__fd_resize(shmkit_seg *seg, size_t size)
 	if (seg->flags & SHMKIT_F_RDONLY)
 		return -EBADF;
 	if (size > old) {
+		r = within_fsize(size);
+		if (r < 0)
+			return r;
 		r = truncate_to(seg->fd, size);
 		if (r < 0)
 			return r;

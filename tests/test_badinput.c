@@ -19,6 +19,7 @@
 #include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -754,7 +755,46 @@ static void error_text_of_any_int(void)
 	ASSERT(!strcmp(shmkit_err_name(ENOENT), "ENOENT"));
 }
 
+/*
+ * Past RLIMIT_FSIZE a create or grow of a descriptor-backed segment is
+ * -EFBIG and leaves nothing, instead of SIGXFSZ killing the process before
+ * it could back out (found by the CLI's tests: `ulimit -f` and `shmkit
+ * create` left a file behind). In a child, since the limit is process-wide;
+ * SIGXFSZ at its default action, as in any program that never thought of
+ * it.
+ */
+static void over_the_file_size_limit(void)
+{
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 64 * 1024, .rlim_max = RLIM_INFINITY};
+		struct fresh f;
+		shmkit_seg *seg;
+
+		signal(SIGXFSZ, SIG_DFL);
+		if (getrlimit(RLIMIT_FSIZE, &rl) == 0)
+			rl.rlim_cur = 64 * 1024;
+		ASSERT(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+		fresh(&f, "fsize");
+		BAD_CREATE(f.posix, 1 << 20, NULL, EFBIG);
+		BAD_CREATE(f.file, 1 << 20, NULL, EFBIG);
+		BAD_CREATE(f.memfd, 1 << 20, NULL, EFBIG);
+		/* At the limit it works; growing past it is refused and the
+		 * segment keeps its size. */
+		ASSERT_OK(shmkit_create(f.posix, 64 * 1024, NULL, &seg));
+		ASSERT_ERR(shmkit_resize(seg, 1 << 20), EFBIG);
+		ASSERT_EQ(shmkit_size(seg), 64 * 1024);
+		ASSERT_OK(shmkit_resize(seg, 4096));
+		ASSERT_OK(shmkit_destroy(seg));
+		_exit(0);
+	}
+	test_expect_child_ok(pid, 10000, "creates past RLIMIT_FSIZE");
+}
+
 TEST_MAIN("badinput", TEST(bad_specs), TEST(longest_names_work),
 	  TEST(bad_sizes), TEST(bad_opts), TEST(missing), TEST(exists),
 	  TEST(unsupported), TEST(null_out), TEST(symlinks),
-	  TEST(symlinked_directories), TEST(not_a_regular_file), TEST(error_text_of_any_int))
+	  TEST(symlinked_directories), TEST(not_a_regular_file), TEST(error_text_of_any_int),
+	  TEST(over_the_file_size_limit))
