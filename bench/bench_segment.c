@@ -7,9 +7,13 @@
  * shmkit issues, doing the same work: the exclusive create, the size, the
  * reservation (posix_fallocate, so the floor pays for the SIGBUS-proofing
  * too), the fstat/IPC_STAT that an attach needs to learn the size, the
- * unmaps, closes and the removal of the name. Whatever shmkit adds on top
- * (spec parsing, the handle, the hugetlbfs probe on file:) is the overhead
- * measured here.
+ * unmaps, closes and the removal of the name. For file: that includes
+ * resolving the path without following a symlink in any component, as
+ * shmkit does (openat2 with RESOLVE_NO_SYMLINKS for the opens; the removal
+ * relative to the directory opened that way, since unlink() alone would
+ * follow a symlinked directory planted after the create). Whatever shmkit
+ * adds on top (spec parsing, the handle, the hugetlbfs probe on file:) is
+ * the overhead measured here.
  *
  * The machines are shared and noisy, so shmkit and raw cycles are
  * interleaved one for one (ABBA order, so neither always runs first) within
@@ -26,12 +30,14 @@
 #include "bench_util.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)
@@ -170,11 +176,42 @@ static int reopen_posix(int fd)
 	return fd < 0 ? -errno : fd;
 }
 
+/* open(2) that refuses a symlink in any component of path. */
+static int open_nolinks(int dfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(unsigned)(flags | O_CLOEXEC);
+	how.mode = (flags & O_CREAT) ? mode : 0;
+	how.resolve = RESOLVE_NO_SYMLINKS;
+	fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
 static int reopen_file(int fd)
 {
 	(void)fd;
-	fd = open(file_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
+	return open_nolinks(AT_FDCWD, file_path, O_RDWR, 0);
+}
+
+/* unlink(file_path) relative to its directory, opened without symlinks. */
+static int unlink_file(void)
+{
+	const char *slash = strrchr(file_path, '/');
+	char dir[sizeof(file_path)];
+	int dfd, r = 0;
+
+	memcpy(dir, file_path, (size_t)(slash - file_path));
+	dir[slash - file_path] = '\0';
+	dfd = open_nolinks(AT_FDCWD, dir, O_PATH | O_DIRECTORY, 0);
+	if (dfd < 0)
+		return dfd;
+	if (unlinkat(dfd, slash + 1, 0) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
 }
 
 static int reopen_dup(int fd)
@@ -203,13 +240,12 @@ static int raw_cycle(struct cell *c)
 		return r < 0 ? r : r2;
 	}
 	if (!strcmp(c->backend, "file")) {
-		fd = open(file_path,
-			  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			  0600);
+		fd = open_nolinks(AT_FDCWD, file_path,
+				  O_RDWR | O_CREAT | O_EXCL, 0600);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		r = raw_fd_cycle(fd, size, reopen_file);
-		r2 = unlink(file_path) < 0 ? -errno : 0;
+		r2 = unlink_file();
 		close(fd);
 		return r < 0 ? r : r2;
 	}

@@ -119,7 +119,8 @@ typedef enum shmkit_chan_wait {
  *             Rounded up to a power of two.
  *  max_msg:   the largest message in bytes. SPSC: default capacity/4, at most
  *             capacity/2 - 8. Slots: default 240, at most 64 MiB; each slot
- *             takes max_msg + 16 bytes rounded up to 64.
+ *             takes max_msg + 8 bytes rounded up to 64 (4 more when
+ *             max_msg >= 255), so max_msg 56 makes one-line slots.
  *  max_endpoints: MPMC and BROADCAST: endpoints open at once (default 64,
  *             2 .. 4096; a broadcast channel keeps one for its writer). SPSC
  *             always has 2; 0 or 2 is accepted.
