@@ -120,11 +120,20 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A message carries its sequence number in its first 8 bytes and, from 16
+ * bytes up, its inverse in the last 8, so a message torn between two
+ * writes (a new head, an old tail) is caught. Under 16 bytes the two would
+ * overlap: such a message is the sequence number alone.
+ */
+#define SEQ_BOTH_ENDS 16
+
 static void stamp(void *buf, size_t size, uint64_t seq)
 {
 	uint64_t inv = ~seq;
 	memcpy(buf, &seq, 8);
-	memcpy((char *)buf + size - 8, &inv, 8);
+	if (size >= SEQ_BOTH_ENDS)
+		memcpy((char *)buf + size - 8, &inv, 8);
 }
 
 /* The sequence number in buf, or 0 when its two ends disagree. */
@@ -132,6 +141,8 @@ static uint64_t seq_of(const void *buf, size_t size)
 {
 	uint64_t s, inv;
 	memcpy(&s, buf, 8);
+	if (size < SEQ_BOTH_ENDS)
+		return s;
 	memcpy(&inv, (const char *)buf + size - 8, 8);
 	return s == ~inv ? s : 0;
 }
@@ -146,17 +157,22 @@ static uint64_t seq_of(const void *buf, size_t size)
  * word says whose turn it is: A stores the message's sequence number s,
  * B answers with ~s, so neither side ever mistakes its own store for the
  * other's (sequence numbers count up from 1; ~s is never one of them).
- * A 64-byte message is the word plus the 56 bytes after it; larger ones go
- * through one shared buffer that the turn word hands back and forth.
+ * A message of up to 64 bytes travels in the line itself: its first 8
+ * bytes are the turn word (the sequence number is what the receiver puts
+ * back there), the rest goes in the 56 bytes after it, so the floor stays
+ * one line at every size a channel also fits in one line. Larger messages
+ * go through one shared buffer that the turn word hands back and forth.
  */
 struct line {
 	alignas(64) _Atomic uint64_t turn;
 	unsigned char data[56];
 };
 
+#define SPINLINE_MAX ((size_t)sizeof(struct line)) /* in the line */
+
 struct spinline {
 	struct line *line;
-	unsigned char *buf; /* over 64 B */
+	unsigned char *buf; /* over SPINLINE_MAX */
 	size_t len;
 	uint64_t mine; /* B: the last word it stored (~s), initially 0 */
 };
@@ -164,7 +180,7 @@ struct spinline {
 static int spinline_setup(struct tp_ctx *c)
 {
 	struct spinline *s = calloc(1, sizeof(*s));
-	size_t big = c->size > 64 ? line_round(c->size) : 0;
+	size_t big = c->size > SPINLINE_MAX ? line_round(c->size) : 0;
 
 	if (!s)
 		return -ENOMEM;
@@ -184,8 +200,8 @@ static void spinline_put(struct tp_ctx *c, const void *buf, uint64_t word)
 {
 	struct spinline *s = c->priv;
 
-	if (c->size == 64)
-		memcpy(s->line->data, (const char *)buf + 8, 56);
+	if (c->size <= SPINLINE_MAX)
+		memcpy(s->line->data, (const char *)buf + 8, c->size - 8);
 	else
 		memcpy(s->buf, buf, c->size);
 	atomic_store_explicit(&s->line->turn, word, memory_order_release);
@@ -195,9 +211,9 @@ static void spinline_get(struct tp_ctx *c, void *buf, uint64_t seq)
 {
 	struct spinline *s = c->priv;
 
-	if (c->size == 64) {
+	if (c->size <= SPINLINE_MAX) {
 		memcpy(buf, &seq, 8);
-		memcpy((char *)buf + 8, s->line->data, 56);
+		memcpy((char *)buf + 8, s->line->data, c->size - 8);
 	} else {
 		memcpy(buf, s->buf, c->size);
 	}
@@ -669,7 +685,7 @@ static const struct tp tp_spinline = {
 	.name = "spin-line",
 	.flags = TP_F_SPIN | TP_F_NOSTREAM | TP_F_FLOOR,
 	.about = "floor: two processes spinning on one shared cache line "
-		 "(+ a shared buffer over 64 B)",
+		 "carrying messages of up to 64 B (+ a shared buffer over)",
 	.setup = spinline_setup,
 	.ping = spinline_ping,
 	.pong = spinline_pong,
