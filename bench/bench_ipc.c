@@ -10,10 +10,11 @@
  *
  * The floors:
  *  - spin-line: two processes spinning on one shared cache line, used by
- *    both directions. A 64-byte message is the line itself (8-byte turn
- *    word + 56 bytes); larger ones go through one shared buffer that the
- *    line hands over. Nothing can hand a message over faster; every
- *    latency is divided by this one.
+ *    both directions. A message of up to 64 bytes is the line itself (its
+ *    first 8 bytes are the turn word, the rest goes in the 56 after it);
+ *    larger ones go through one shared buffer that the line hands over.
+ *    Nothing can hand a message over faster; every latency is divided by
+ *    this one.
  *  - futex: the bare blocking hand-off: copy, store, FUTEX_WAKE; the other
  *    side FUTEX_WAITs on the word. The floor for anything that sleeps.
  *  - memcpy: one process copying the message size, hot in cache: the
@@ -23,19 +24,40 @@
  * stream figures are not a syscall per message.
  *
  * Every transport copies the whole message in and out and the receiver
- * checks the sequence number at both ends of it. Spinning transports yield
- * the CPU while waiting when both sides share one core, otherwise every
- * hand-off would cost a scheduler time slice.
+ * checks the sequence number in it (at both ends from 16 bytes up).
+ * Spinning transports yield the CPU while waiting when both sides share
+ * one core, otherwise every hand-off would cost a scheduler time slice.
+ *
+ * Sizes: latency runs at 8, 32, 56, 64, 128, 256 B, 4 KiB, 64 KiB, 1 MiB;
+ * streams at 64, 256 B, 4 KiB, 64 KiB, 1 MiB. The small latency cells are
+ * there for the cache line: a channel message of up to 56 bytes travels in
+ * one line with its 8-byte header (as spin-line's does with its turn
+ * word), 64 bytes need a second line, and each cell is divided by the
+ * floor measured at the same size.
+ *
+ * Floor ratios (-R N): the latency phase runs N times over, every
+ * repetition interleaving all transports again, and each repetition's p50
+ * and p99 are divided by the floor's in that repetition. The median of
+ * those ratios, with their min..max, is what the floor-ratio targets are
+ * judged on: a noisy neighbour that hits the floor's cells but not the
+ * channel's (or the other way round) in one repetition moves the spread,
+ * not the verdict. bench/run.sh runs this at 56 and 64 B.
  *
  * Transports plug in through struct tp (ipc_tp.h): shmkit's channels
  * (ipc_chan.c) always, the peers (Boost message_queue, iceoryx) when built
- * with -DSHMKIT_BENCH_PEERS=ON and installed. Nothing is left behind: names are "/shmkit-bench-<pid>-...",
- * removed as soon as both sides have opened them, and a signal removes
- * whatever exists at that moment before the driver dies.
+ * with -DSHMKIT_BENCH_PEERS=ON and installed. Nothing is left behind:
+ * names are "/shmkit-bench-<pid>-...", removed as soon as both sides have
+ * opened them, and a signal removes whatever exists at that moment before
+ * the driver dies.
  *
- * Usage: bench_ipc [-q] [-l] [-t NAME,...] [-s SIZE,...] [-o TSV] [-p PREFIX]
- * (-l lists the transports; -o writes every figure as TSV; -p writes
- * PREFIX-cross.dat and PREFIX-same.dat for bench/plot.gp).
+ * Usage: bench_ipc [-q] [-l] [-L] [-C] [-m lat,thr,idle] [-R N] [-t NAME,...]
+ *                  [-s SIZE,...] [-S SIZE,...] [-o TSV] [-p PREFIX]
+ * -l lists the transports; -t picks some; -s sets the latency sizes (and
+ * the stream sizes, unless -S sets those); -m picks the phases (latency,
+ * stream, idle; -L is latency only); -C measures cross-core only; -R N
+ * repeats the latency phase and reports floor ratios; -o writes every
+ * figure as TSV; -p writes PREFIX-cross.dat and PREFIX-same.dat for
+ * bench/plot.gp.
  * Knobs: BENCH_QUICK=1, BENCH_ROUNDS, BENCH_LAT_MS / BENCH_THR_MS (per
  * round and cell), BENCH_IDLE_MS.
  */
@@ -57,7 +79,8 @@
 #define SEQ_MARK UINT64_MAX /* the last message of a run */
 #define MAX_SAMPLES (1u << 19) /* per run; a round stops there */
 #define MAX_TP 40
-#define MAX_SIZES 8
+#define MAX_SIZES 16
+#define MAX_REPS 9
 #define NPLACE 2
 
 /* ------------------------------------------------------------------------ */
@@ -790,6 +813,11 @@ static void register_all(void)
 
 enum mode { M_LAT, M_THR, M_IDLE };
 
+/* The phases a run measures (-m). */
+#define PH_LAT 0x1u
+#define PH_THR 0x2u
+#define PH_IDLE 0x4u
+
 /* Shared between the driver and both children of one run. */
 struct ctl {
 	_Atomic uint32_t ready;
@@ -808,6 +836,9 @@ struct ctl {
 static struct {
 	bool quick;
 	int rounds;
+	int reps;          /* -R: repetitions of the latency phase */
+	unsigned phases;   /* PH_* */
+	int nplace;        /* 1: cross-core only (-C), or one CPU */
 	uint64_t lat_ns, thr_ns;
 	unsigned idle_ms;
 	double tick_ns;
@@ -1190,6 +1221,7 @@ struct lat {
 	struct outcome o;
 	uint32_t *v;
 	size_t n;
+	size_t n0; /* where the repetition in progress began in v */
 	double p50, p99, p999; /* one-way ns */
 };
 
@@ -1200,10 +1232,24 @@ struct thr {
 	double rate, gbs;
 };
 
-static size_t sizes[MAX_SIZES] = {64, 256, 4096, 65536, 1048576};
-static int nsizes = 5;
+/*
+ * Latency and stream have their own sizes. Latency runs at the small sizes
+ * too: 8, 32 and 56 B fit in one cache line with a channel's 8-byte header,
+ * 64 B is where the header pushes a message into a second line, and 128
+ * and 256 B show how the cost then grows. A stream of small messages says
+ * little the 64 B one does not, so the stream keeps the original sizes and
+ * the full run stays within its time.
+ */
+static size_t lat_sizes[MAX_SIZES] = {8,   32,   56,    64,     128,
+				      256, 4096, 65536, 1048576};
+static int nlat = 9;
+static size_t thr_sizes[MAX_SIZES] = {64, 256, 4096, 65536, 1048576};
+static int nthr = 5;
 static struct lat lat[NPLACE][MAX_TP][MAX_SIZES];
 static struct thr thr[NPLACE][MAX_TP][MAX_SIZES];
+/* Per repetition of the latency phase (-R): one-way p50 and p99, or -1. */
+static double rep_p50[MAX_REPS][NPLACE][MAX_TP][MAX_SIZES];
+static double rep_p99[MAX_REPS][NPLACE][MAX_TP][MAX_SIZES];
 static double idle_pct[MAX_TP];
 static struct outcome idle_o[MAX_TP];
 static double memcpy_gbs[MAX_SIZES];
@@ -1211,6 +1257,14 @@ static double memcpy_gbs[MAX_SIZES];
 static const char *place_name[NPLACE] = {"cross-core", "same-core"};
 static const char *place_long[NPLACE] = {
 	"cross-core (A on cpu0, B on cpu1)", "same core (A and B on cpu0)"};
+
+static int size_index(const size_t *list, int n, size_t size)
+{
+	for (int si = 0; si < n; si++)
+		if (list[si] == size)
+			return si;
+	return -1;
+}
 
 static double one_way_ns(uint32_t ticks)
 {
@@ -1236,17 +1290,36 @@ static void lat_add(struct lat *l, const struct outcome *o)
 	l->n += ctl->n;
 }
 
+/* Sort n samples in place; one-way p50, p99, p99.9 in ns (p999 may be NULL). */
+static void percentiles(uint32_t *v, size_t n, double *p50, double *p99,
+			double *p999)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_u32);
+	*p50 = one_way_ns(v[bench_rank(n, 50)]);
+	*p99 = one_way_ns(v[bench_rank(n, 99)]);
+	if (p999)
+		*p999 = one_way_ns(v[bench_rank(n, 99.9)]);
+}
+
+/* The end of one repetition: its own p50 and p99 (or -1), from a copy. */
+static void lat_rep_end(struct lat *l, double *p50, double *p99)
+{
+	size_t n = l->n - l->n0;
+	uint32_t *v;
+
+	*p50 = *p99 = -1;
+	if (!l->o.state && n && (v = malloc(n * sizeof(*v)))) {
+		memcpy(v, l->v + l->n0, n * sizeof(*v));
+		percentiles(v, n, p50, p99, NULL);
+		free(v);
+	}
+	l->n0 = l->n;
+}
+
 static void lat_finish(struct lat *l)
 {
-	if (l->o.state || !l->n) {
-		free(l->v);
-		l->v = NULL;
-		return;
-	}
-	qsort(l->v, l->n, sizeof(*l->v), bench_cmp_u32);
-	l->p50 = one_way_ns(l->v[bench_rank(l->n, 50)]);
-	l->p99 = one_way_ns(l->v[bench_rank(l->n, 99)]);
-	l->p999 = one_way_ns(l->v[bench_rank(l->n, 99.9)]);
+	if (!l->o.state && l->n)
+		percentiles(l->v, l->n, &l->p50, &l->p99, &l->p999);
 	free(l->v);
 	l->v = NULL;
 }
@@ -1269,7 +1342,7 @@ static void print_lat_table(int p, int si)
 		if (!wants(tps[i]))
 			continue;
 		printf("  %-20s %7s ", tps[i]->name,
-		       bench_fmt_size(s, sizeof(s), sizes[si]));
+		       bench_fmt_size(s, sizeof(s), lat_sizes[si]));
 		if (l->o.state) {
 			printf("  %s: %s\n", l->o.state == 1 ? "skipped" : "FAILED",
 			       l->o.note);
@@ -1289,7 +1362,7 @@ static void print_lat_table(int p, int si)
 		printf(" %9zu\n", l->n);
 		if (cfg.tsv)
 			fprintf(cfg.tsv, "lat\t%s\t%s\t%zu\t%.1f\t%.1f\t%.1f\t%zu\n",
-				place_name[p], tps[i]->name, sizes[si], l->p50,
+				place_name[p], tps[i]->name, lat_sizes[si], l->p50,
 				l->p99, l->p999, l->n);
 	}
 }
@@ -1303,7 +1376,7 @@ static void print_thr_table(int p, int si)
 		if (!wants(tps[i]) || (tps[i]->flags & TP_F_NOSTREAM))
 			continue;
 		printf("  %-20s %7s ", tps[i]->name,
-		       bench_fmt_size(s, sizeof(s), sizes[si]));
+		       bench_fmt_size(s, sizeof(s), thr_sizes[si]));
 		if (t->o.state) {
 			printf("  %s: %s\n", t->o.state == 1 ? "skipped" : "FAILED",
 			       t->o.note);
@@ -1320,15 +1393,15 @@ static void print_thr_table(int p, int si)
 		printf("\n");
 		if (cfg.tsv)
 			fprintf(cfg.tsv, "thr\t%s\t%s\t%zu\t%.0f\t%.3f\n",
-				place_name[p], tps[i]->name, sizes[si], t->rate,
+				place_name[p], tps[i]->name, thr_sizes[si], t->rate,
 				t->gbs);
 	}
 }
 
 static void measure_memcpy(void)
 {
-	for (int si = 0; si < nsizes; si++) {
-		size_t n = sizes[si];
+	for (int si = 0; si < nthr; si++) {
+		size_t n = thr_sizes[si];
 		char *src = aligned_alloc(64, line_round(n));
 		char *dst = aligned_alloc(64, line_round(n));
 		uint64_t t0, t1, reps = 0;
@@ -1354,11 +1427,8 @@ static void measure_memcpy(void)
 /* How many times lower each transport's 64 B p50 is than each peer's. */
 static void print_peer_ratios(int nplace)
 {
-	int s64 = -1, npeer = 0;
+	int s64 = size_index(lat_sizes, nlat, 64), npeer = 0;
 
-	for (int si = 0; si < nsizes; si++)
-		if (sizes[si] == 64)
-			s64 = si;
 	for (int i = 0; i < ntp; i++)
 		npeer += (tps[i]->flags & TP_F_PEER) && wants(tps[i]);
 	if (s64 < 0 || !npeer)
@@ -1419,9 +1489,17 @@ static void target(const char *what, double v, double bound, bool le,
 
 static double p50_of(int p, int i, int si)
 {
-	if (i < 0 || lat[p][i][si].o.state || lat[p][i][si].p50 <= 0)
+	if (i < 0 || si < 0 || lat[p][i][si].o.state || lat[p][i][si].p50 <= 0)
 		return -1;
 	return lat[p][i][si].p50;
+}
+
+/* A stream cell's rate, or 0 when it did not run. */
+static double rate_of(int p, int i, int si)
+{
+	if (i < 0 || si < 0 || thr[p][i][si].o.state)
+		return 0;
+	return thr[p][i][si].rate;
 }
 
 static void check_targets(void)
@@ -1431,24 +1509,24 @@ static void check_targets(void)
 	int fl = find_flag(TP_F_FLOOR), fx = find_flag(TP_F_FUTEX);
 	int spsc = find_tp("chan-spsc-spin"), ad = find_tp("chan-spsc-adaptive");
 	int bl = find_tp("chan-spsc-blocking");
-	int s64 = -1, s1m = -1;
+	int s64 = size_index(lat_sizes, nlat, 64);
+	int t64 = size_index(thr_sizes, nthr, 64);
+	int t1m = size_index(thr_sizes, nthr, 1048576);
+	bool idle = cfg.phases & PH_IDLE;
 	char what[96];
 	double f, v;
 
-	for (int si = 0; si < nsizes; si++) {
-		if (sizes[si] == 64)
-			s64 = si;
-		if (sizes[si] == 1048576)
-			s1m = si;
-	}
+	if (!(cfg.phases & PH_LAT))
+		s64 = -1;
+	if (!(cfg.phases & PH_THR))
+		t64 = t1m = -1;
 	printf("\n== targets (cross-core p50 unless said; ratios from this run) "
 	       "==\n");
 	if (spsc < 0 && ad < 0 && bl < 0) {
-		printf("  shmkit channels are not in this build "
-		       "(include/shmkit/chan.h has no API yet): not checked\n");
+		printf("  no shmkit SPSC channel in this run: not checked\n");
 		return;
 	}
-	if (s64 >= 0 && (f = p50_of(0, fl, s64)) > 0) {
+	if ((f = p50_of(0, fl, s64)) > 0) {
 		if ((v = p50_of(0, spsc, s64)) > 0)
 			target("chan-spsc-spin 64 B p50 / spin floor", v / f, 1.5,
 			       true, "x");
@@ -1456,14 +1534,13 @@ static void check_targets(void)
 			target("chan-spsc-adaptive 64 B p50 / spin floor", v / f,
 			       2.0, true, "x");
 	}
-	if (s64 >= 0 && (f = p50_of(0, fx, s64)) > 0 &&
-	    (v = p50_of(0, bl, s64)) > 0)
+	if ((f = p50_of(0, fx, s64)) > 0 && (v = p50_of(0, bl, s64)) > 0)
 		target("chan-spsc-blocking 64 B p50 / futex floor", v / f, 1.2,
 		       true, "x");
-	if (ad >= 0 && !idle_o[ad].state)
+	if (idle && ad >= 0 && !idle_o[ad].state)
 		target("chan-spsc-adaptive idle reader CPU", idle_pct[ad], 1.0,
 		       true, "%");
-	if (bl >= 0 && !idle_o[bl].state)
+	if (idle && bl >= 0 && !idle_o[bl].state)
 		target("chan-spsc-blocking idle reader CPU", idle_pct[bl], 1.0,
 		       true, "%");
 	/* The 5x target is for the modes that keep latency (spin, adaptive);
@@ -1472,7 +1549,7 @@ static void check_targets(void)
 		int pi = find_tp(peers[k]);
 		int mine[3] = {spsc, ad, bl};
 		double pv;
-		if (pi < 0 || s64 < 0 || (pv = p50_of(0, pi, s64)) <= 0)
+		if ((pv = p50_of(0, pi, s64)) <= 0)
 			continue;
 		for (int m = 0; m < 3; m++) {
 			if ((v = p50_of(0, mine[m], s64)) <= 0)
@@ -1489,28 +1566,263 @@ static void check_targets(void)
 	/* Blocking-mode and same-core streams against the futex ring: the
 	 * sleeping side is woken once per burst, so a stream into a waiter
 	 * is not a system call per message. */
-	for (int p = 0; p < NPLACE && s64 >= 0 && fx >= 0; p++) {
+	for (int p = 0; p < cfg.nplace; p++) {
 		int mine[2] = {bl, ad};
-		double fr = thr[p][fx][s64].o.state ? 0 : thr[p][fx][s64].rate;
+		double fr = rate_of(p, fx, t64), mr;
 		for (int m = 0; m < 2 && fr > 0; m++) {
-			if (mine[m] < 0 || (p == 0 && m == 1) ||
-			    thr[p][mine[m]][s64].o.state)
+			if ((p == 0 && m == 1) || (mr = rate_of(p, mine[m], t64)) <= 0)
 				continue;
 			snprintf(what, sizeof(what),
 				 "%s 64 B stream / futex ring, %s",
 				 tps[mine[m]]->name, place_name[p]);
-			target(what, thr[p][mine[m]][s64].rate / fr,
-			       p == 0 ? 0.8 : 0.5, false, "x");
+			target(what, mr / fr, p == 0 ? 0.8 : 0.5, false, "x");
 		}
 	}
-	if (spsc >= 0 && s64 >= 0 && !thr[0][spsc][s64].o.state)
-		target("chan-spsc-spin 64 B throughput (M msgs/s)",
-		       thr[0][spsc][s64].rate / 1e6, 20, false, "");
-	if (spsc >= 0 && s1m >= 0 && !thr[0][spsc][s1m].o.state &&
-	    memcpy_gbs[s1m] > 0)
+	if ((v = rate_of(0, spsc, t64)) > 0)
+		target("chan-spsc-spin 64 B throughput (M msgs/s)", v / 1e6, 20,
+		       false, "");
+	if (rate_of(0, spsc, t1m) > 0 && memcpy_gbs[t1m] > 0)
 		target("chan-spsc-spin 1 MiB GB/s / memcpy GB/s",
-		       thr[0][spsc][s1m].gbs / memcpy_gbs[s1m], 0.5, false, "x");
+		       thr[0][spsc][t1m].gbs / memcpy_gbs[t1m], 0.5, false, "x");
 	printf("  %d of %d targets met\n", targets_met, targets_total);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Floor ratios over repetitions (-R)                                        */
+
+/*
+ * One run's p50 ratio can be faked either way by a neighbour that loads
+ * the machine during the floor's cells and not the channel's, or the other
+ * way round. So the latency phase is repeated (each repetition runs every
+ * transport and size again, interleaved by rounds), every repetition gives
+ * its own ratio to the floor measured in it, and what is judged is the
+ * median of those ratios, printed with their spread.
+ *
+ * The targets: the SPSC ring (spin and adaptive) within 1.3x of the floor
+ * while a message and its header fit in one line (<= 56 B) and 1.5x at
+ * 64 B (a second line); MPMC and broadcast (spin) within 2x at 64 B; and
+ * the tail of each of those cells within 3x of the floor's.
+ */
+static double floor_p50_bound(const char *name, size_t size)
+{
+	if (!strcmp(name, "chan-spsc-spin") || !strcmp(name, "chan-spsc-adaptive"))
+		return size <= 56 ? 1.3 : size == 64 ? 1.5 : 0;
+	if (!strcmp(name, "chan-mpmc-spin") || !strcmp(name, "chan-bcast-spin"))
+		return size == 64 ? 2.0 : 0;
+	return 0;
+}
+#define FLOOR_P99_BOUND 3.0
+
+struct spread {
+	double med, min, max;
+	int n;
+};
+
+/* Median, min and max of the ratios a/b over repetitions where both ran. */
+static struct spread rep_ratio(double (*v)[NPLACE][MAX_TP][MAX_SIZES], int p,
+			       int i, int fl, int si)
+{
+	struct spread r = {-1, -1, -1, 0};
+	double x[MAX_REPS];
+
+	for (int k = 0; k < cfg.reps; k++)
+		if (v[k][p][i][si] > 0 && v[k][p][fl][si] > 0)
+			x[r.n++] = v[k][p][i][si] / v[k][p][fl][si];
+	if (!r.n)
+		return r;
+	qsort(x, (size_t)r.n, sizeof(x[0]), bench_cmp_double);
+	r.min = x[0];
+	r.max = x[r.n - 1];
+	r.med = r.n & 1 ? x[r.n / 2] : (x[r.n / 2 - 1] + x[r.n / 2]) / 2;
+	return r;
+}
+
+static void floor_target(const char *name, size_t size, const char *which,
+			 struct spread r, double bound)
+{
+	char what[96], s[32];
+
+	snprintf(what, sizeof(what), "%s %s %s / floor %s, median of %d", name,
+		 bench_fmt_size(s, sizeof(s), size), which, which, r.n);
+	target(what, r.med, bound, true, "x");
+}
+
+static void print_floor_ratios(void)
+{
+	int fl = find_flag(TP_F_FLOOR);
+	char s[32], a[32], b[32];
+
+	if (fl < 0 || !wants(tps[fl]))
+		return;
+	for (int p = 0; p < cfg.nplace; p++) {
+		printf("\n== floor ratios, %s: per repetition p50 / floor p50 "
+		       "and p99 / floor p99; median (min..max) of %d ==\n",
+		       place_long[p], cfg.reps);
+		printf("  %-20s %7s %10s %10s %20s %20s\n", "transport", "size",
+		       "floor p50", "floor p99", "p50 ratio", "p99 ratio");
+		for (int si = 0; si < nlat; si++) {
+			if (!rep_ratio(rep_p50, p, fl, fl, si).n)
+				continue; /* the floor did not run at this size */
+			for (int i = 0; i < ntp; i++) {
+				struct spread r50, r99;
+				if (i == fl || !wants(tps[i]))
+					continue;
+				r50 = rep_ratio(rep_p50, p, i, fl, si);
+				r99 = rep_ratio(rep_p99, p, i, fl, si);
+				printf("  %-20s %7s %10s %10s", tps[i]->name,
+				       bench_fmt_size(s, sizeof(s), lat_sizes[si]),
+				       bench_fmt_ns(a, sizeof(a), lat[p][fl][si].p50),
+				       bench_fmt_ns(b, sizeof(b), lat[p][fl][si].p99));
+				if (!r50.n) {
+					printf("  %s\n", lat[p][i][si].o.state
+								 ? lat[p][i][si].o.note
+								 : "no samples");
+					continue;
+				}
+				printf("  %5.2fx (%4.2f..%4.2f)  %5.2fx (%4.2f..%4.2f)\n",
+				       r50.med, r50.min, r50.max, r99.med, r99.min,
+				       r99.max);
+				if (cfg.tsv)
+					fprintf(cfg.tsv,
+						"floor\t%s\t%s\t%zu\t%.3f\t%.3f\t%.3f"
+						"\t%.3f\t%.3f\t%.3f\t%d\n",
+						place_name[p], tps[i]->name,
+						lat_sizes[si], r50.med, r50.min,
+						r50.max, r99.med, r99.min, r99.max,
+						r50.n);
+			}
+			printf("\n");
+		}
+	}
+	printf("== floor-ratio targets (cross-core; medians over %d "
+	       "repetitions) ==\n",
+	       cfg.reps);
+	for (int si = 0; si < nlat; si++)
+		for (int i = 0; i < ntp; i++) {
+			double bound = floor_p50_bound(tps[i]->name, lat_sizes[si]);
+			struct spread r50, r99;
+			if (!bound || !wants(tps[i]))
+				continue;
+			r50 = rep_ratio(rep_p50, 0, i, fl, si);
+			r99 = rep_ratio(rep_p99, 0, i, fl, si);
+			if (!r50.n || !r99.n)
+				continue;
+			floor_target(tps[i]->name, lat_sizes[si], "p50", r50, bound);
+			floor_target(tps[i]->name, lat_sizes[si], "p99", r99,
+				     FLOOR_P99_BOUND);
+		}
+	printf("  %d of %d targets met\n", targets_met, targets_total);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The phases                                                                */
+
+static void run_latency(int p)
+{
+	for (int rep = 0; rep < cfg.reps; rep++)
+		for (int si = 0; si < nlat; si++) {
+			for (int round = 0; round < cfg.rounds; round++)
+				for (int k = 0; k < ntp; k++) {
+					int i = (k + round) % ntp;
+					struct outcome o;
+					if (!wants(tps[i]))
+						continue;
+					run_one(tps[i], M_LAT, p, lat_sizes[si], &o);
+					lat_add(&lat[p][i][si], &o);
+				}
+			for (int i = 0; i < ntp; i++)
+				lat_rep_end(&lat[p][i][si], &rep_p50[rep][p][i][si],
+					    &rep_p99[rep][p][i][si]);
+		}
+	for (int si = 0; si < nlat; si++)
+		for (int i = 0; i < ntp; i++)
+			lat_finish(&lat[p][i][si]);
+	printf("\n== one-way latency (RTT/2), %s%s ==\n", place_long[p],
+	       cfg.reps > 1 ? ", all repetitions" : "");
+	printf("  %-20s %7s %10s %10s %10s %9s %9s %9s\n", "transport", "size",
+	       "p50", "p99", "p99.9", "x floor", "x futex", "samples");
+	for (int si = 0; si < nlat; si++) {
+		print_lat_table(p, si);
+		if (si + 1 < nlat)
+			printf("\n");
+	}
+	fflush(stdout);
+}
+
+static void run_stream(int p)
+{
+	for (int si = 0; si < nthr; si++)
+		for (int round = 0; round < cfg.rounds; round++)
+			for (int k = 0; k < ntp; k++) {
+				int i = (k + round) % ntp;
+				struct thr *t = &thr[p][i][si];
+				struct outcome o;
+				if (!wants(tps[i]) || (tps[i]->flags & TP_F_NOSTREAM))
+					continue;
+				run_one(tps[i], M_THR, p, thr_sizes[si], &o);
+				if (o.state) {
+					if (!t->o.state)
+						t->o = o;
+					continue;
+				}
+				/* a lossy reader's rate is what it got */
+				t->msgs += (tps[i]->flags & TP_F_LOSSY)
+						   ? ctl->msgs - ctl->lost
+						   : ctl->msgs;
+				t->lost += ctl->lost;
+				t->recvd += ctl->recvd;
+				t->ns += (double)ctl->ticks * cfg.tick_ns;
+				t->rate = (double)t->msgs / t->ns * 1e9;
+				t->gbs = (double)t->msgs * (double)thr_sizes[si] /
+					 t->ns;
+			}
+	printf("\n== stream throughput (A sends, B receives and checks), %s ==\n",
+	       place_long[p]);
+	printf("  %-20s %7s %12s %9s %9s\n", "transport", "size", "msgs/s",
+	       "GB/s", "x memcpy");
+	for (int si = 0; si < nthr; si++) {
+		char s[32];
+		printf("  %-20s %7s %12s %9.2f %9s\n", "(memcpy, 1 proc)",
+		       bench_fmt_size(s, sizeof(s), thr_sizes[si]), "-",
+		       memcpy_gbs[si], "1.00");
+		if (cfg.tsv)
+			fprintf(cfg.tsv, "thr\t%s\tmemcpy\t%zu\t-\t%.3f\n",
+				place_name[p], thr_sizes[si], memcpy_gbs[si]);
+		print_thr_table(p, si);
+		if (si + 1 < nthr)
+			printf("\n");
+	}
+	fflush(stdout);
+}
+
+/* idle reader: B waits for a message that comes after idle_ms */
+static void run_idle(void)
+{
+	int si = size_index(lat_sizes, nlat, 64);
+	size_t size = si >= 0 ? 64 : lat_sizes[0];
+
+	printf("\n== idle reader: CPU burnt while waiting %u ms for one "
+	       "message (cross-core) ==\n",
+	       cfg.idle_ms);
+	for (int i = 0; i < ntp; i++) {
+		if (!wants(tps[i]))
+			continue;
+		run_one(tps[i], M_IDLE, cfg.ncpu > 1 ? 0 : 1, size, &idle_o[i]);
+		if (!idle_o[i].state && ctl->idle_wall_ns)
+			idle_pct[i] = 100.0 * (double)ctl->idle_cpu_ns /
+				      (double)ctl->idle_wall_ns;
+		if (idle_o[i].state)
+			printf("  %-20s %s: %s\n", tps[i]->name,
+			       idle_o[i].state == 1 ? "skipped" : "FAILED",
+			       idle_o[i].note);
+		else
+			printf("  %-20s %6.1f%% of a CPU\n", tps[i]->name,
+			       idle_pct[i]);
+		if (cfg.tsv && !idle_o[i].state)
+			fprintf(cfg.tsv, "idle\t%s\t%.2f\n", tps[i]->name,
+				idle_pct[i]);
+		fflush(stdout);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1518,9 +1830,48 @@ static void check_targets(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_ipc [-q] [-l] [-t NAME,...] [-s SIZE,...] "
-		"[-o TSV] [-p PLOT_PREFIX]\n");
+		"usage: bench_ipc [-q] [-l] [-L] [-C] [-m lat,thr,idle] [-R N] "
+		"[-t NAME,...]\n"
+		"                 [-s SIZE,...] [-S SIZE,...] [-o TSV] "
+		"[-p PLOT_PREFIX]\n");
 	exit(2);
+}
+
+/* "8,64,4K" into list (at most MAX_SIZES, each 8 B .. 64 MiB). */
+static int parse_sizes(char *arg, size_t *list)
+{
+	char *tok, *save = NULL;
+	int n = 0;
+
+	for (tok = strtok_r(arg, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t v = bench_parse_size(tok);
+		if (v < 8 || v > (64u << 20) || n == MAX_SIZES)
+			usage();
+		list[n++] = v;
+	}
+	if (!n)
+		usage();
+	return n;
+}
+
+static unsigned parse_phases(const char *arg)
+{
+	static const char *const names[] = {"lat", "thr", "idle"};
+	unsigned m = 0;
+
+	while (*arg) {
+		size_t len = strcspn(arg, ",");
+		unsigned bit = 0;
+		for (unsigned k = 0; k < 3; k++)
+			if (strlen(names[k]) == len && !strncmp(arg, names[k], len))
+				bit = 1u << k;
+		if (!bit)
+			usage();
+		m |= bit;
+		arg += len + (arg[len] == ',');
+	}
+	return m ? m : PH_LAT | PH_THR | PH_IDLE;
 }
 
 /*
@@ -1529,7 +1880,7 @@ static void usage(void)
  */
 static void write_plot_data(const char *prefix)
 {
-	for (int p = 0; p < NPLACE; p++) {
+	for (int p = 0; p < cfg.nplace; p++) {
 		char path[4096];
 		FILE *f;
 		snprintf(path, sizeof(path), "%s-%s.dat", prefix,
@@ -1546,13 +1897,13 @@ static void write_plot_data(const char *prefix)
 			int any = 0;
 			if (!wants(tps[i]))
 				continue;
-			for (int si = 0; si < nsizes; si++) {
+			for (int si = 0; si < nlat; si++) {
 				struct lat *l = &lat[p][i][si];
 				if (l->o.state || l->p50 <= 0)
 					continue;
 				if (!any++) /* gnuplot: index "name" */
 					fprintf(f, "# %s\n", tps[i]->name);
-				fprintf(f, "%zu %.1f %.1f\n", sizes[si], l->p50,
+				fprintf(f, "%zu %.1f %.1f\n", lat_sizes[si], l->p50,
 					l->p99);
 			}
 			if (any)
@@ -1566,8 +1917,8 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa;
 	sigset_t set;
-	int opt, nplace;
-	bool list = false;
+	int opt;
+	bool list = false, cross_only = false, thr_given = false;
 
 	register_all();
 	cfg.quick = bench_env_long("BENCH_QUICK", 0) != 0;
@@ -1578,7 +1929,9 @@ int main(int argc, char **argv)
 		     1000000u;
 	cfg.idle_ms = (unsigned)bench_env_long("BENCH_IDLE_MS",
 					       cfg.quick ? 200 : 1000);
-	while ((opt = getopt(argc, argv, "qlt:s:o:p:")) != -1) {
+	cfg.reps = 1;
+	cfg.phases = PH_LAT | PH_THR | PH_IDLE;
+	while ((opt = getopt(argc, argv, "qlLCm:R:t:s:S:o:p:")) != -1) {
 		switch (opt) {
 		case 'q':
 			cfg.quick = true;
@@ -1589,22 +1942,34 @@ int main(int argc, char **argv)
 		case 'l':
 			list = true;
 			break;
+		case 'L':
+			cfg.phases = PH_LAT;
+			break;
+		case 'C':
+			cross_only = true;
+			break;
+		case 'm':
+			cfg.phases = parse_phases(optarg);
+			break;
+		case 'R':
+			cfg.reps = atoi(optarg);
+			if (cfg.reps < 1 || cfg.reps > MAX_REPS)
+				usage();
+			break;
 		case 't':
 			cfg.only = optarg;
 			break;
-		case 's': {
-			char *tok, *save = NULL;
-			nsizes = 0;
-			for (tok = strtok_r(optarg, ",", &save);
-			     tok && nsizes < MAX_SIZES;
-			     tok = strtok_r(NULL, ",", &save)) {
-				size_t n = bench_parse_size(tok);
-				if (n < 64 || n > (64u << 20))
-					usage();
-				sizes[nsizes++] = n;
+		case 's':
+			nlat = parse_sizes(optarg, lat_sizes);
+			if (!thr_given) {
+				memcpy(thr_sizes, lat_sizes, sizeof(thr_sizes));
+				nthr = nlat;
 			}
 			break;
-		}
+		case 'S':
+			nthr = parse_sizes(optarg, thr_sizes);
+			thr_given = true;
+			break;
 		case 'o':
 			cfg.tsv = fopen(optarg, "we");
 			if (!cfg.tsv)
@@ -1626,7 +1991,7 @@ int main(int argc, char **argv)
 		cfg.rounds = 1;
 
 	cfg.ncpu = bench_ncpus();
-	nplace = cfg.ncpu >= 2 ? 2 : 1;
+	cfg.nplace = cfg.ncpu >= 2 && !cross_only ? 2 : 1;
 	ctl_len = sizeof(struct ctl) + MAX_SAMPLES * sizeof(uint32_t);
 	ctl = map_shared(ctl_len);
 	if (!ctl) {
@@ -1652,13 +2017,21 @@ int main(int argc, char **argv)
 			(void)sched_setaffinity(0, sizeof(saved), &saved);
 	}
 
-	printf("bench_ipc: %d transports, %d sizes, %d round%s x %llu ms "
-	       "(latency) / %llu ms (stream) per cell%s\n",
-	       ntp, nsizes, cfg.rounds, cfg.rounds > 1 ? "s" : "",
-	       (unsigned long long)(cfg.lat_ns / 1000000u),
-	       (unsigned long long)(cfg.thr_ns / 1000000u),
-	       cfg.quick ? " (quick)" : "");
-	printf("clock: TSC at %.4f ns/tick; one read costs %.1f ns, subtracted "
+	printf("bench_ipc: %d transports, %d round%s per cell of", ntp,
+	       cfg.rounds, cfg.rounds > 1 ? "s" : "");
+	if (cfg.phases & PH_LAT)
+		printf(" %llu ms (latency, %d sizes)",
+		       (unsigned long long)(cfg.lat_ns / 1000000u), nlat);
+	if (cfg.phases & PH_THR)
+		printf(" %llu ms (stream, %d sizes)",
+		       (unsigned long long)(cfg.thr_ns / 1000000u), nthr);
+	if (cfg.phases & PH_IDLE)
+		printf(" and the idle reader");
+	printf("%s\n%s", cfg.quick ? " (quick)" : "",
+	       cfg.nplace > 1 ? "cross-core and same-core" : "cross-core only");
+	if (cfg.reps > 1)
+		printf("; the latency phase repeated %d times", cfg.reps);
+	printf("\nclock: TSC at %.4f ns/tick; one read costs %.1f ns, subtracted "
 	       "from every round trip\n",
 	       cfg.tick_ns, (double)cfg.tick_over * cfg.tick_ns);
 	if (cfg.ncpu < 2)
@@ -1669,108 +2042,24 @@ int main(int argc, char **argv)
 			printf("  %-20s %s\n", tps[i]->name, tps[i]->about);
 	fflush(stdout);
 
-	measure_memcpy();
-
-	for (int p = 0; p < nplace; p++) {
-		/* latency */
-		for (int si = 0; si < nsizes; si++) {
-			for (int round = 0; round < cfg.rounds; round++)
-				for (int k = 0; k < ntp; k++) {
-					int i = (k + round) % ntp;
-					struct outcome o;
-					if (!wants(tps[i]))
-						continue;
-					run_one(tps[i], M_LAT, p, sizes[si], &o);
-					lat_add(&lat[p][i][si], &o);
-				}
-			for (int i = 0; i < ntp; i++)
-				lat_finish(&lat[p][i][si]);
-		}
-		printf("\n== one-way latency (RTT/2), %s ==\n", place_long[p]);
-		printf("  %-20s %7s %10s %10s %10s %9s %9s %9s\n", "transport",
-		       "size", "p50", "p99", "p99.9", "x floor", "x futex",
-		       "samples");
-		for (int si = 0; si < nsizes; si++) {
-			print_lat_table(p, si);
-			if (si + 1 < nsizes)
-				printf("\n");
-		}
-		fflush(stdout);
-
-		/* throughput */
-		for (int si = 0; si < nsizes; si++)
-			for (int round = 0; round < cfg.rounds; round++)
-				for (int k = 0; k < ntp; k++) {
-					int i = (k + round) % ntp;
-					struct thr *t = &thr[p][i][si];
-					struct outcome o;
-					if (!wants(tps[i]) ||
-					    (tps[i]->flags & TP_F_NOSTREAM))
-						continue;
-					run_one(tps[i], M_THR, p, sizes[si], &o);
-					if (o.state) {
-						if (!t->o.state)
-							t->o = o;
-						continue;
-					}
-					/* a lossy reader's rate is what it got */
-					t->msgs += (tps[i]->flags & TP_F_LOSSY)
-							   ? ctl->msgs - ctl->lost
-							   : ctl->msgs;
-					t->lost += ctl->lost;
-					t->recvd += ctl->recvd;
-					t->ns += (double)ctl->ticks * cfg.tick_ns;
-					t->rate = (double)t->msgs / t->ns * 1e9;
-					t->gbs = (double)t->msgs *
-						 (double)sizes[si] / t->ns;
-				}
-		printf("\n== stream throughput (A sends, B receives and checks), "
-		       "%s ==\n",
-		       place_long[p]);
-		printf("  %-20s %7s %12s %9s %9s\n", "transport", "size",
-		       "msgs/s", "GB/s", "x memcpy");
-		for (int si = 0; si < nsizes; si++) {
-			char s[32];
-			printf("  %-20s %7s %12s %9.2f %9s\n", "(memcpy, 1 proc)",
-			       bench_fmt_size(s, sizeof(s), sizes[si]), "-",
-			       memcpy_gbs[si], "1.00");
-			if (cfg.tsv)
-				fprintf(cfg.tsv, "thr\t%s\tmemcpy\t%zu\t-\t%.3f\n",
-					place_name[p], sizes[si], memcpy_gbs[si]);
-			print_thr_table(p, si);
-			if (si + 1 < nsizes)
-				printf("\n");
-		}
-		fflush(stdout);
+	if (cfg.phases & PH_THR)
+		measure_memcpy();
+	for (int p = 0; p < cfg.nplace; p++) {
+		if (cfg.phases & PH_LAT)
+			run_latency(p);
+		if (cfg.phases & PH_THR)
+			run_stream(p);
 	}
+	if (cfg.phases & PH_IDLE)
+		run_idle();
 
-	/* idle reader: B waits for a message that comes after idle_ms */
-	printf("\n== idle reader: CPU burnt while waiting %u ms for one "
-	       "message (cross-core) ==\n",
-	       cfg.idle_ms);
-	for (int i = 0; i < ntp; i++) {
-		if (!wants(tps[i]))
-			continue;
-		run_one(tps[i], M_IDLE, nplace > 1 ? 0 : 1, sizes[0], &idle_o[i]);
-		if (!idle_o[i].state && ctl->idle_wall_ns)
-			idle_pct[i] = 100.0 * (double)ctl->idle_cpu_ns /
-				      (double)ctl->idle_wall_ns;
-		if (idle_o[i].state)
-			printf("  %-20s %s: %s\n", tps[i]->name,
-			       idle_o[i].state == 1 ? "skipped" : "FAILED",
-			       idle_o[i].note);
-		else
-			printf("  %-20s %6.1f%% of a CPU\n", tps[i]->name,
-			       idle_pct[i]);
-		if (cfg.tsv && !idle_o[i].state)
-			fprintf(cfg.tsv, "idle\t%s\t%.2f\n", tps[i]->name,
-				idle_pct[i]);
-		fflush(stdout);
-	}
-
-	print_peer_ratios(nplace);
-	check_targets();
-	if (cfg.dat)
+	if (cfg.phases & PH_LAT)
+		print_peer_ratios(cfg.nplace);
+	if (cfg.reps > 1)
+		print_floor_ratios(); /* judged on medians, not pooled samples */
+	else
+		check_targets();
+	if (cfg.dat && (cfg.phases & PH_LAT))
 		write_plot_data(cfg.dat);
 	if (cfg.tsv)
 		fclose(cfg.tsv);
