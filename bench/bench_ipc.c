@@ -1618,7 +1618,7 @@ struct spread {
 	int n;
 };
 
-/* Median, min and max of the ratios a/b over repetitions where both ran. */
+/* Median, min and max over the repetitions of v[i] / v[fl] (where both ran). */
 static struct spread rep_ratio(double (*v)[NPLACE][MAX_TP][MAX_SIZES], int p,
 			       int i, int fl, int si)
 {
@@ -1642,8 +1642,8 @@ static void floor_target(const char *name, size_t size, const char *which,
 {
 	char what[96], s[32];
 
-	snprintf(what, sizeof(what), "%s %s %s / floor %s, median of %d", name,
-		 bench_fmt_size(s, sizeof(s), size), which, which, r.n);
+	snprintf(what, sizeof(what), "%s %s %s / floor's (%.2f..%.2f)", name,
+		 bench_fmt_size(s, sizeof(s), size), which, r.min, r.max);
 	target(what, r.med, bound, true, "x");
 }
 
@@ -1694,8 +1694,8 @@ static void print_floor_ratios(void)
 			printf("\n");
 		}
 	}
-	printf("== floor-ratio targets (cross-core; medians over %d "
-	       "repetitions) ==\n",
+	printf("== floor-ratio targets (cross-core; the median of %d "
+	       "repetitions, their min..max in brackets) ==\n",
 	       cfg.reps);
 	for (int si = 0; si < nlat; si++)
 		for (int i = 0; i < ntp; i++) {

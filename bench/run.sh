@@ -69,7 +69,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # What the peers and the plot need, from Debian's packages.
 install_missing() {
-  local want=() p
+  local want=() p pkgs
   [ "${BENCH_INSTALL:-1}" != 0 ] || return 0
   command -v dpkg-query >/dev/null && command -v apt-get >/dev/null || return 0
   pkgs="gnuplot-nox"
