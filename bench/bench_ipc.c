@@ -41,7 +41,8 @@
  * those ratios, with their min..max, is what the floor-ratio targets are
  * judged on: a noisy neighbour that hits the floor's cells but not the
  * channel's (or the other way round) in one repetition moves the spread,
- * not the verdict. bench/run.sh runs this at 56 and 64 B.
+ * not the verdict. bench/run.sh runs this at 56 and 64 B, one repetition
+ * at a time spread over its run, and combines them with -F.
  *
  * Transports plug in through struct tp (ipc_tp.h): shmkit's channels
  * (ipc_chan.c) always, the peers (Boost message_queue, iceoryx) when built
@@ -50,13 +51,14 @@
  * opened them, and a signal removes whatever exists at that moment before
  * the driver dies.
  *
- * Usage: bench_ipc [-q] [-l] [-L] [-C] [-m lat,thr,idle] [-R N] [-t NAME,...]
- *                  [-s SIZE,...] [-S SIZE,...] [-o TSV] [-p PREFIX]
+ * Usage: bench_ipc [-q] [-l] [-L] [-C] [-m lat,thr,idle] [-R N] [-F TSV,...]
+ *                  [-t NAME,...] [-s SIZE,...] [-S SIZE,...] [-o TSV] [-p PREFIX]
  * -l lists the transports; -t picks some; -s sets the latency sizes (and
  * the stream sizes, unless -S sets those); -m picks the phases (latency,
  * stream, idle; -L is latency only); -C measures cross-core only; -R N
- * repeats the latency phase and reports floor ratios; -o writes every
- * figure as TSV; -p writes PREFIX-cross.dat and PREFIX-same.dat for
+ * repeats the latency phase and reports floor ratios; -F reports floor
+ * ratios over the repetitions of earlier runs' TSV files, measuring
+ * nothing; -o writes every figure as TSV; -p writes PREFIX-cross.dat and PREFIX-same.dat for
  * bench/plot.gp.
  * Knobs: BENCH_QUICK=1, BENCH_ROUNDS, BENCH_LAT_MS / BENCH_THR_MS (per
  * round and cell), BENCH_IDLE_MS.
@@ -1618,7 +1620,10 @@ struct spread {
 	int n;
 };
 
-/* Median, min and max over the repetitions of v[i] / v[fl] (where both ran). */
+/*
+ * Median, min and max over the repetitions of v[i] / v[fl], where both
+ * ran; of v[i] itself when fl < 0.
+ */
 static struct spread rep_ratio(double (*v)[NPLACE][MAX_TP][MAX_SIZES], int p,
 			       int i, int fl, int si)
 {
@@ -1626,8 +1631,9 @@ static struct spread rep_ratio(double (*v)[NPLACE][MAX_TP][MAX_SIZES], int p,
 	double x[MAX_REPS];
 
 	for (int k = 0; k < cfg.reps; k++)
-		if (v[k][p][i][si] > 0 && v[k][p][fl][si] > 0)
-			x[r.n++] = v[k][p][i][si] / v[k][p][fl][si];
+		if (v[k][p][i][si] > 0 && (fl < 0 || v[k][p][fl][si] > 0))
+			x[r.n++] = v[k][p][i][si] /
+				   (fl < 0 ? 1.0 : v[k][p][fl][si]);
 	if (!r.n)
 		return r;
 	qsort(x, (size_t)r.n, sizeof(x[0]), bench_cmp_double);
@@ -1658,21 +1664,32 @@ static void print_floor_ratios(void)
 		printf("\n== floor ratios, %s: per repetition p50 / floor p50 "
 		       "and p99 / floor p99; median (min..max) of %d ==\n",
 		       place_long[p], cfg.reps);
-		printf("  %-20s %7s %10s %10s %20s %20s\n", "transport", "size",
-		       "floor p50", "floor p99", "p50 ratio", "p99 ratio");
+		printf("  %-20s %7s %20s %20s\n", "transport", "size", "p50 ratio",
+		       "p99 ratio");
 		for (int si = 0; si < nlat; si++) {
-			if (!rep_ratio(rep_p50, p, fl, fl, si).n)
+			/* the floor's own figures, to show how far they moved */
+			struct spread f50 = rep_ratio(rep_p50, p, fl, -1, si);
+			struct spread f99 = rep_ratio(rep_p99, p, fl, -1, si);
+			char a2[32], a3[32], b2[32], b3[32];
+			if (!f50.n)
 				continue; /* the floor did not run at this size */
+			printf("  %-20s %7s p50 %s (%s..%s), p99 %s (%s..%s)\n",
+			       tps[fl]->name,
+			       bench_fmt_size(s, sizeof(s), lat_sizes[si]),
+			       bench_fmt_ns(a, sizeof(a), f50.med),
+			       bench_fmt_ns(a2, sizeof(a2), f50.min),
+			       bench_fmt_ns(a3, sizeof(a3), f50.max),
+			       bench_fmt_ns(b, sizeof(b), f99.med),
+			       bench_fmt_ns(b2, sizeof(b2), f99.min),
+			       bench_fmt_ns(b3, sizeof(b3), f99.max));
 			for (int i = 0; i < ntp; i++) {
 				struct spread r50, r99;
 				if (i == fl || !wants(tps[i]))
 					continue;
 				r50 = rep_ratio(rep_p50, p, i, fl, si);
 				r99 = rep_ratio(rep_p99, p, i, fl, si);
-				printf("  %-20s %7s %10s %10s", tps[i]->name,
-				       bench_fmt_size(s, sizeof(s), lat_sizes[si]),
-				       bench_fmt_ns(a, sizeof(a), lat[p][fl][si].p50),
-				       bench_fmt_ns(b, sizeof(b), lat[p][fl][si].p99));
+				printf("  %-20s %7s", tps[i]->name,
+				       bench_fmt_size(s, sizeof(s), lat_sizes[si]));
 				if (!r50.n) {
 					printf("  %s\n", lat[p][i][si].o.state
 								 ? lat[p][i][si].o.note
@@ -1714,6 +1731,69 @@ static void print_floor_ratios(void)
 	printf("  %d of %d targets met\n", targets_met, targets_total);
 }
 
+/*
+ * -F A.tsv,B.tsv,...: the floor-ratio report over the repetitions that
+ * separate runs wrote ("rep" rows; each run's repetitions follow the
+ * previous run's), so bench/run.sh can spread the repetitions over its
+ * whole run: a change of the host's state that lasts minutes (it happens:
+ * the ratio of a cell can move by 1.5x between two runs a few minutes
+ * apart, the floor staying put) then shows in the spread instead of
+ * deciding every repetition alike. Returns how many repetitions it read.
+ */
+static int load_reps(char *files)
+{
+	static char only[MAX_TP * 24];
+	char *path, *save = NULL, line[512];
+	bool seen[MAX_TP] = {false};
+	int base = 0, top = 0;
+
+	nlat = 0;
+	cfg.nplace = 1;
+	for (path = strtok_r(files, ",", &save); path;
+	     path = strtok_r(NULL, ",", &save)) {
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			fprintf(stderr, "bench_ipc: %s: %s\n", path, strerror(errno));
+			exit(1);
+		}
+		while (fgets(line, sizeof(line), f)) {
+			char place[32], name[64];
+			size_t size;
+			int k, p, i, si;
+			double p50, p99;
+			if (sscanf(line, "rep\t%31s\t%63s\t%zu\t%d\t%lf\t%lf", place,
+				   name, &size, &k, &p50, &p99) != 6 ||
+			    k < 0 || base + k >= MAX_REPS)
+				continue;
+			p = !strcmp(place, place_name[1]);
+			for (i = 0; i < ntp && strcmp(tps[i]->name, name); i++)
+				;
+			si = size_index(lat_sizes, nlat, size);
+			if (si < 0 && nlat < MAX_SIZES)
+				lat_sizes[si = nlat++] = size;
+			if (i == ntp || si < 0)
+				continue;
+			rep_p50[base + k][p][i][si] = p50;
+			rep_p99[base + k][p][i][si] = p99;
+			if (base + k >= top)
+				top = base + k + 1;
+			if (p + 1 > cfg.nplace)
+				cfg.nplace = p + 1;
+			seen[i] = true;
+		}
+		fclose(f);
+		base = top;
+	}
+	/* report on the transports that ran, as -t would name them */
+	only[0] = '\0';
+	for (int i = 0; i < ntp; i++)
+		if (seen[i])
+			snprintf(only + strlen(only), sizeof(only) - strlen(only),
+				 "%s%s", only[0] ? "," : "", tps[i]->name);
+	cfg.only = only;
+	return top;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The phases                                                                */
 
@@ -1730,9 +1810,18 @@ static void run_latency(int p)
 					run_one(tps[i], M_LAT, p, lat_sizes[si], &o);
 					lat_add(&lat[p][i][si], &o);
 				}
-			for (int i = 0; i < ntp; i++)
-				lat_rep_end(&lat[p][i][si], &rep_p50[rep][p][i][si],
-					    &rep_p99[rep][p][i][si]);
+			for (int i = 0; i < ntp; i++) {
+				double *r50 = &rep_p50[rep][p][i][si];
+				double *r99 = &rep_p99[rep][p][i][si];
+				if (!wants(tps[i]))
+					continue;
+				lat_rep_end(&lat[p][i][si], r50, r99);
+				if (cfg.tsv && *r50 > 0)
+					fprintf(cfg.tsv,
+						"rep\t%s\t%s\t%zu\t%d\t%.1f\t%.1f\n",
+						place_name[p], tps[i]->name,
+						lat_sizes[si], rep, *r50, *r99);
+			}
 		}
 	for (int si = 0; si < nlat; si++)
 		for (int i = 0; i < ntp; i++)
@@ -1831,7 +1920,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_ipc [-q] [-l] [-L] [-C] [-m lat,thr,idle] [-R N] "
-		"[-t NAME,...]\n"
+		"[-F TSV,...] [-t NAME,...]\n"
 		"                 [-s SIZE,...] [-S SIZE,...] [-o TSV] "
 		"[-p PLOT_PREFIX]\n");
 	exit(2);
@@ -1919,6 +2008,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int opt;
 	bool list = false, cross_only = false, thr_given = false;
+	char *reps_from = NULL;
 
 	register_all();
 	cfg.quick = bench_env_long("BENCH_QUICK", 0) != 0;
@@ -1931,7 +2021,7 @@ int main(int argc, char **argv)
 					       cfg.quick ? 200 : 1000);
 	cfg.reps = 1;
 	cfg.phases = PH_LAT | PH_THR | PH_IDLE;
-	while ((opt = getopt(argc, argv, "qlLCm:R:t:s:S:o:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "qlLCm:R:F:t:s:S:o:p:")) != -1) {
 		switch (opt) {
 		case 'q':
 			cfg.quick = true;
@@ -1955,6 +2045,9 @@ int main(int argc, char **argv)
 			cfg.reps = atoi(optarg);
 			if (cfg.reps < 1 || cfg.reps > MAX_REPS)
 				usage();
+			break;
+		case 'F':
+			reps_from = optarg;
 			break;
 		case 't':
 			cfg.only = optarg;
@@ -1989,6 +2082,18 @@ int main(int argc, char **argv)
 	}
 	if (cfg.rounds < 1)
 		cfg.rounds = 1;
+	if (reps_from) { /* measures nothing: reports on other runs */
+		cfg.reps = load_reps(reps_from);
+		if (cfg.reps < 1) {
+			fprintf(stderr, "bench_ipc: no repetitions in %s\n",
+				reps_from);
+			return 1;
+		}
+		print_floor_ratios();
+		if (cfg.tsv)
+			fclose(cfg.tsv);
+		return 0;
+	}
 
 	cfg.ncpu = bench_ncpus();
 	cfg.nplace = cfg.ncpu >= 2 && !cross_only ? 2 : 1;

@@ -15,12 +15,14 @@
 #     64 B .. 1 MiB, idle CPU; cross-core and same-core (ipc.txt, ipc.tsv,
 #     latency-*.dat and the plot).
 #  3. Floor ratios (floor-ratios.txt, floor-ratios.tsv): the 56 and 64 B
-#     latency cells of the spin floor and of the channels that race it,
-#     repeated 3 times with every transport interleaved within each
-#     repetition; each repetition gives its own ratio to the floor, and the
-#     targets are judged on the median of those ratios, printed with their
-#     spread (a neighbour's burst that lands on one cell shows as spread
-#     instead of moving the verdict).
+#     cross-core latency cells of the spin floor and of the channels that
+#     race it, in 3 repetitions, each a separate bench_ipc -L run with every
+#     transport interleaved round by round: one before bench_segment, one
+#     after it, one after bench_ipc. Each repetition gives its own ratio to
+#     the floor, and the targets are judged on the median of the three
+#     (bench_ipc -F), printed with their spread: a neighbour's burst that
+#     lands on one cell, or a change of the host's state that lasts
+#     minutes, shows as spread instead of deciding the verdict.
 #
 #   bench/run.sh                  full run (~12 minutes on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh    smoke run (~2 minutes); results go to
@@ -257,26 +259,45 @@ if "$ipc" -l | grep -q '^iceoryx'; then
   fi
 fi
 
+# floor_rep K: repetition K of the floor-ratio part, into $build.
+floor_t=spin-line,chan-spsc-spin,chan-spsc-adaptive,chan-mpmc-spin,chan-bcast-spin
+floor_r=${BENCH_FLOOR_ROUNDS:-10}
+[ "$quick" = 0 ] || floor_r=${BENCH_FLOOR_ROUNDS:-1}
+floor_rep() {
+  echo
+  echo "== floor ratios, repetition $1 of 3 (load $(load))"
+  echo "repetition $1: $(date -u '+%H:%M:%S UTC'), load $(load)" \
+    >"$build/floor-rep$1.txt"
+  BENCH_ROUNDS=$floor_r "$ipc" -L -C -t "$floor_t" \
+    -s "${BENCH_FLOOR_SIZES:-56,64}" -o "$build/floor-rep$1.tsv" |
+    sed -n '/^== one-way/,/^== targets/p' | sed '$d' |
+    tee -a "$build/floor-rep$1.txt"
+}
+
+floor_rep 1
+
 echo
 echo "== bench_segment"
 "$build/bench/bench_segment" | tee "$out/segment.txt"
+
+floor_rep 2
 
 echo
 echo "== bench_ipc (load $(load))"
 "$ipc" -o "$out/ipc.tsv" -p "$out/latency" | tee "$out/ipc.txt"
 stop_roudi
 
+floor_rep 3
+
 echo
-echo "== floor ratios (load $(load))"
-floor_t=spin-line,chan-spsc-spin,chan-spsc-adaptive,chan-mpmc-spin,chan-bcast-spin
-floor_r=${BENCH_FLOOR_ROUNDS:-10}
-[ "$quick" = 0 ] || floor_r=${BENCH_FLOOR_ROUNDS:-1}
+echo "== floor ratios over the 3 repetitions"
 {
-  echo "load: $(load) (1/5/15 min, at start)"
-  BENCH_ROUNDS=$floor_r "$ipc" -L -C -R 3 -t "$floor_t" \
-    -s "${BENCH_FLOOR_SIZES:-56,64}" -o "$out/floor-ratios.tsv"
-  echo "load: $(load) (at end)"
-} | tee "$out/floor-ratios.txt"
+  cat "$build"/floor-rep[123].txt
+  "$ipc" -F "$build/floor-rep1.tsv,$build/floor-rep2.tsv,$build/floor-rep3.tsv" \
+    -o "$out/floor-ratios.tsv"
+} >"$out/floor-ratios.txt"
+sed -n '/^== floor ratios/,$p' "$out/floor-ratios.txt"
+grep -h '^rep' "$build"/floor-rep[123].tsv >>"$out/floor-ratios.tsv"
 
 if command -v gnuplot >/dev/null; then
   # a transport left out of this build is skipped with a warning: quiet
