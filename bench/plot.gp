@@ -58,7 +58,6 @@ plot for [i=1:words(names)] prefix.'-same.dat' index word(names, i) using 1:2 \
 # ---- close-up of the small sizes, cross-core ----
 set xrange [7:300]
 set xtics ("8" 8, "16" 16, "32" 32, "56" 56, "64" 64, "128" 128, "256" 256)
-set xlabel "message bytes (log scale)"
 # 56 B and a channel's 8-byte header fill one cache line; 64 B need two
 set arrow 1 from 60, graph 0 to 60, graph 1 nohead lw 3 lc rgb "#d0d0d0" back
 set label 1 "one line | two lines " at 60, graph 0.97 right font ",8" tc rgb "#808080"
@@ -67,7 +66,7 @@ unset logscale y
 set yrange [0:*]
 set ytics auto format "%.0f ns"
 set ylabel "p50 (linear)"
-set title "small messages, p50, cross-core"
+set title "small messages (bytes, log scale), p50, cross-core"
 plot for [j=1:words(small)] prefix.'-cross.dat' \
      index word(names, int(word(small, j))) using 1:2 \
      with linespoints lw 2 lt int(word(small, j)) ps 1 \
@@ -77,7 +76,7 @@ set yrange [*:*]
 set ytics ("100 ns" 100, "300 ns" 300, "1 us" 1e3, "3 us" 3e3, "10 us" 1e4, \
            "30 us" 3e4, "100 us" 1e5)
 set ylabel "p99 (log scale)"
-set title "small messages, p99, cross-core"
+set title "small messages (bytes, log scale), p99, cross-core"
 plot for [j=1:words(small)] prefix.'-cross.dat' \
      index word(names, int(word(small, j))) using 1:3 \
      with linespoints lw 2 lt int(word(small, j)) ps 1 \

@@ -24,8 +24,8 @@
 #     lands on one cell, or a change of the host's state that lasts
 #     minutes, shows as spread instead of deciding the verdict.
 #
-#   bench/run.sh                  full run (~12 minutes on 2 cores)
-#   BENCH_QUICK=1 bench/run.sh    smoke run (~2 minutes); results go to
+#   bench/run.sh                  full run (~7 minutes on 2 cores)
+#   BENCH_QUICK=1 bench/run.sh    smoke run (~1 minute); results go to
 #                                 build-bench/results-quick, docs untouched
 #   BENCH_PEERS=OFF bench/run.sh  without the peers
 #   BENCH_BUILD=dir               build directory (default build-bench)
