@@ -40,7 +40,8 @@
 #       built in /tmp/shmkit-ab-<hash>/build (kept for the next A/B run).
 #       Then the 64 B cross-core stream cells of chan-spsc-spin run 3 times
 #       in each build (10 rounds each), interleaved new/old, old/new,
-#       new/old, and the rates and the ratio new/old are printed per
+#       new/old (one size at a time, so the two runs of a cell are seconds
+#       apart), and the rates and the ratio new/old are printed per
 #       repetition with their median and spread (ab-<hash>.txt). spin-ring
 #       (and, for latency, spin-line) run beside it as a control: they are
 #       the harness's own code, the same in both builds, so their new/old
@@ -150,14 +151,18 @@ if [ -n "$ab" ]; then
     echo "old:     $(git -C "$src" log -1 --format='%h %s' "$rev" | cut -c1-70)"
     echo "cells:   $ab_t at $ab_s B, phases $ab_m, cross-core, $ab_r rounds"
   } | tee "$report"
+  # One size at a time, so the two builds' runs of a cell are seconds
+  # apart: the host's state here can change within minutes.
   for r in 1 2 3; do
     if [ $((r % 2)) = 1 ]; then order="new old"; else order="old new"; fi
-    for b in $order; do
-      bin=$ipc
-      [ "$b" = new ] || bin=$abdir/build/bench/bench_ipc
-      echo "== repetition $r: $b (load $(load))"
-      BENCH_ROUNDS=$ab_r "$bin" -C -m "$ab_m" -t "$ab_t" -s "$ab_s" \
-        -o "$tmp/$b-$r.tsv" >"$tmp/$b-$r.txt"
+    echo "== repetition $r (load $(load))"
+    for size in ${ab_s//,/ }; do
+      for b in $order; do
+        bin=$ipc
+        [ "$b" = new ] || bin=$abdir/build/bench/bench_ipc
+        BENCH_ROUNDS=$ab_r "$bin" -C -m "$ab_m" -t "$ab_t" -s "$size" \
+          -o "$tmp/$b-$r-$size.tsv" >"$tmp/$b-$r-$size.txt"
+      done
     done
   done
   # thr rows: rate (higher is better); lat rows: p50 (lower is better).
