@@ -153,6 +153,7 @@ if [ -n "$ab" ]; then
   } | tee "$report"
   # One size at a time, so the two builds' runs of a cell are seconds
   # apart: the host's state here can change within minutes.
+  files=()
   for r in 1 2 3; do
     if [ $((r % 2)) = 1 ]; then order="new old"; else order="old new"; fi
     echo "== repetition $r (load $(load))"
@@ -162,6 +163,7 @@ if [ -n "$ab" ]; then
         [ "$b" = new ] || bin=$abdir/build/bench/bench_ipc
         BENCH_ROUNDS=$ab_r "$bin" -C -m "$ab_m" -t "$ab_t" -s "$size" \
           -o "$tmp/$b-$r-$size.tsv" >"$tmp/$b-$r-$size.txt"
+        files+=("$tmp/$b-$r-$size.tsv") # the report follows this order
       done
     done
   done
@@ -209,7 +211,7 @@ if [ -n "$ab" ]; then
         printf "%-7s %-20s %7s  new/old, median of %d: %.3fx (%.3f..%.3f; %s)\n\n",
                cell, p[2], p[3], n, med(x, n), lo, hi, better
       }
-    }' "$tmp"/new-*.tsv "$tmp"/old-*.tsv | tee -a "$report"
+    }' "${files[@]}" | tee -a "$report"
   for f in "$tmp"/*.txt; do
     grep -E 'FAILED|skipped' "$f" | sed "s|^|$(basename "$f" .txt): |" || true
   done | tee -a "$report"
