@@ -145,9 +145,11 @@ if [ -n "$ab" ]; then
   report=$out/ab-$short.txt
   tmp=$(mktemp -d)
   {
-    machine "A/B: $(git -C "$src" log -1 --format='%h' HEAD)$(
+    # the library's last change, not the bench's
+    machine "A/B: library of $(git -C "$src" log -1 --format='%h' HEAD -- src include)$(
       git -C "$src" diff --quiet HEAD -- src include || echo '+changes') (new)" \
       "against $short (old)"
+    echo "new:     $(git -C "$src" log -1 --format='%h %s' HEAD -- src include | cut -c1-70)"
     echo "old:     $(git -C "$src" log -1 --format='%h %s' "$rev" | cut -c1-70)"
     echo "cells:   $ab_t at $ab_s B, phases $ab_m, cross-core, $ab_r rounds"
   } | tee "$report"
