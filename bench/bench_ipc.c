@@ -10,10 +10,11 @@
  *
  * The floors:
  *  - spin-line: two processes spinning on one shared cache line, used by
- *    both directions. A 64-byte message is the line itself (8-byte turn
- *    word + 56 bytes); larger ones go through one shared buffer that the
- *    line hands over. Nothing can hand a message over faster; every
- *    latency is divided by this one.
+ *    both directions. A message of up to 64 bytes is the line itself (its
+ *    first 8 bytes are the turn word, the rest goes in the 56 after it);
+ *    larger ones go through one shared buffer that the line hands over.
+ *    Nothing can hand a message over faster; every latency is divided by
+ *    this one.
  *  - futex: the bare blocking hand-off: copy, store, FUTEX_WAKE; the other
  *    side FUTEX_WAITs on the word. The floor for anything that sleeps.
  *  - memcpy: one process copying the message size, hot in cache: the
@@ -23,19 +24,42 @@
  * stream figures are not a syscall per message.
  *
  * Every transport copies the whole message in and out and the receiver
- * checks the sequence number at both ends of it. Spinning transports yield
- * the CPU while waiting when both sides share one core, otherwise every
- * hand-off would cost a scheduler time slice.
+ * checks the sequence number in it (at both ends from 16 bytes up).
+ * Spinning transports yield the CPU while waiting when both sides share
+ * one core, otherwise every hand-off would cost a scheduler time slice.
+ *
+ * Sizes: latency runs at 8, 32, 56, 64, 128, 256 B, 4 KiB, 64 KiB, 1 MiB;
+ * streams at 64, 256 B, 4 KiB, 64 KiB, 1 MiB. The small latency cells are
+ * there for the cache line: a channel message of up to 56 bytes travels in
+ * one line with its 8-byte header (as spin-line's does with its turn
+ * word), 64 bytes need a second line, and each cell is divided by the
+ * floor measured at the same size.
+ *
+ * Floor ratios (-R N): the latency phase runs N times over, every
+ * repetition interleaving all transports again, and each repetition's p50
+ * and p99 are divided by the floor's in that repetition. The median of
+ * those ratios, with their min..max, is what the floor-ratio targets are
+ * judged on: a noisy neighbour that hits the floor's cells but not the
+ * channel's (or the other way round) in one repetition moves the spread,
+ * not the verdict. bench/run.sh runs this at 56 and 64 B, one repetition
+ * at a time spread over its run, and combines them with -F.
  *
  * Transports plug in through struct tp (ipc_tp.h): shmkit's channels
  * (ipc_chan.c) always, the peers (Boost message_queue, iceoryx) when built
- * with -DSHMKIT_BENCH_PEERS=ON and installed. Nothing is left behind: names are "/shmkit-bench-<pid>-...",
- * removed as soon as both sides have opened them, and a signal removes
- * whatever exists at that moment before the driver dies.
+ * with -DSHMKIT_BENCH_PEERS=ON and installed. Nothing is left behind:
+ * names are "/shmkit-bench-<pid>-...", removed as soon as both sides have
+ * opened them, and a signal removes whatever exists at that moment before
+ * the driver dies.
  *
- * Usage: bench_ipc [-q] [-l] [-t NAME,...] [-s SIZE,...] [-o TSV] [-p PREFIX]
- * (-l lists the transports; -o writes every figure as TSV; -p writes
- * PREFIX-cross.dat and PREFIX-same.dat for bench/plot.gp).
+ * Usage: bench_ipc [-q] [-l] [-L] [-C] [-m lat,thr,idle] [-R N] [-F TSV,...]
+ *                  [-t NAME,...] [-s SIZE,...] [-S SIZE,...] [-o TSV] [-p PREFIX]
+ * -l lists the transports; -t picks some; -s sets the latency sizes (and
+ * the stream sizes, unless -S sets those); -m picks the phases (latency,
+ * stream, idle; -L is latency only); -C measures cross-core only; -R N
+ * repeats the latency phase and reports floor ratios; -F reports floor
+ * ratios over the repetitions of earlier runs' TSV files, measuring
+ * nothing; -o writes every figure as TSV; -p writes PREFIX-cross.dat and PREFIX-same.dat for
+ * bench/plot.gp.
  * Knobs: BENCH_QUICK=1, BENCH_ROUNDS, BENCH_LAT_MS / BENCH_THR_MS (per
  * round and cell), BENCH_IDLE_MS.
  */
@@ -57,7 +81,8 @@
 #define SEQ_MARK UINT64_MAX /* the last message of a run */
 #define MAX_SAMPLES (1u << 19) /* per run; a round stops there */
 #define MAX_TP 40
-#define MAX_SIZES 8
+#define MAX_SIZES 16
+#define MAX_REPS 9
 #define NPLACE 2
 
 /* ------------------------------------------------------------------------ */
@@ -120,11 +145,20 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A message carries its sequence number in its first 8 bytes and, from 16
+ * bytes up, its inverse in the last 8, so a message torn between two
+ * writes (a new head, an old tail) is caught. Under 16 bytes the two would
+ * overlap: such a message is the sequence number alone.
+ */
+#define SEQ_BOTH_ENDS 16
+
 static void stamp(void *buf, size_t size, uint64_t seq)
 {
 	uint64_t inv = ~seq;
 	memcpy(buf, &seq, 8);
-	memcpy((char *)buf + size - 8, &inv, 8);
+	if (size >= SEQ_BOTH_ENDS)
+		memcpy((char *)buf + size - 8, &inv, 8);
 }
 
 /* The sequence number in buf, or 0 when its two ends disagree. */
@@ -132,6 +166,8 @@ static uint64_t seq_of(const void *buf, size_t size)
 {
 	uint64_t s, inv;
 	memcpy(&s, buf, 8);
+	if (size < SEQ_BOTH_ENDS)
+		return s;
 	memcpy(&inv, (const char *)buf + size - 8, 8);
 	return s == ~inv ? s : 0;
 }
@@ -146,17 +182,22 @@ static uint64_t seq_of(const void *buf, size_t size)
  * word says whose turn it is: A stores the message's sequence number s,
  * B answers with ~s, so neither side ever mistakes its own store for the
  * other's (sequence numbers count up from 1; ~s is never one of them).
- * A 64-byte message is the word plus the 56 bytes after it; larger ones go
- * through one shared buffer that the turn word hands back and forth.
+ * A message of up to 64 bytes travels in the line itself: its first 8
+ * bytes are the turn word (the sequence number is what the receiver puts
+ * back there), the rest goes in the 56 bytes after it, so the floor stays
+ * one line at every size a channel also fits in one line. Larger messages
+ * go through one shared buffer that the turn word hands back and forth.
  */
 struct line {
 	alignas(64) _Atomic uint64_t turn;
 	unsigned char data[56];
 };
 
+#define SPINLINE_MAX ((size_t)sizeof(struct line)) /* in the line */
+
 struct spinline {
 	struct line *line;
-	unsigned char *buf; /* over 64 B */
+	unsigned char *buf; /* over SPINLINE_MAX */
 	size_t len;
 	uint64_t mine; /* B: the last word it stored (~s), initially 0 */
 };
@@ -164,7 +205,7 @@ struct spinline {
 static int spinline_setup(struct tp_ctx *c)
 {
 	struct spinline *s = calloc(1, sizeof(*s));
-	size_t big = c->size > 64 ? line_round(c->size) : 0;
+	size_t big = c->size > SPINLINE_MAX ? line_round(c->size) : 0;
 
 	if (!s)
 		return -ENOMEM;
@@ -184,8 +225,8 @@ static void spinline_put(struct tp_ctx *c, const void *buf, uint64_t word)
 {
 	struct spinline *s = c->priv;
 
-	if (c->size == 64)
-		memcpy(s->line->data, (const char *)buf + 8, 56);
+	if (c->size <= SPINLINE_MAX)
+		memcpy(s->line->data, (const char *)buf + 8, c->size - 8);
 	else
 		memcpy(s->buf, buf, c->size);
 	atomic_store_explicit(&s->line->turn, word, memory_order_release);
@@ -195,9 +236,9 @@ static void spinline_get(struct tp_ctx *c, void *buf, uint64_t seq)
 {
 	struct spinline *s = c->priv;
 
-	if (c->size == 64) {
+	if (c->size <= SPINLINE_MAX) {
 		memcpy(buf, &seq, 8);
-		memcpy((char *)buf + 8, s->line->data, 56);
+		memcpy((char *)buf + 8, s->line->data, c->size - 8);
 	} else {
 		memcpy(buf, s->buf, c->size);
 	}
@@ -669,7 +710,7 @@ static const struct tp tp_spinline = {
 	.name = "spin-line",
 	.flags = TP_F_SPIN | TP_F_NOSTREAM | TP_F_FLOOR,
 	.about = "floor: two processes spinning on one shared cache line "
-		 "(+ a shared buffer over 64 B)",
+		 "carrying messages of up to 64 B (+ a shared buffer over)",
 	.setup = spinline_setup,
 	.ping = spinline_ping,
 	.pong = spinline_pong,
@@ -774,6 +815,11 @@ static void register_all(void)
 
 enum mode { M_LAT, M_THR, M_IDLE };
 
+/* The phases a run measures (-m). */
+#define PH_LAT 0x1u
+#define PH_THR 0x2u
+#define PH_IDLE 0x4u
+
 /* Shared between the driver and both children of one run. */
 struct ctl {
 	_Atomic uint32_t ready;
@@ -792,6 +838,9 @@ struct ctl {
 static struct {
 	bool quick;
 	int rounds;
+	int reps;          /* -R: repetitions of the latency phase */
+	unsigned phases;   /* PH_* */
+	int nplace;        /* 1: cross-core only (-C), or one CPU */
 	uint64_t lat_ns, thr_ns;
 	unsigned idle_ms;
 	double tick_ns;
@@ -1174,6 +1223,7 @@ struct lat {
 	struct outcome o;
 	uint32_t *v;
 	size_t n;
+	size_t n0; /* where the repetition in progress began in v */
 	double p50, p99, p999; /* one-way ns */
 };
 
@@ -1184,10 +1234,24 @@ struct thr {
 	double rate, gbs;
 };
 
-static size_t sizes[MAX_SIZES] = {64, 256, 4096, 65536, 1048576};
-static int nsizes = 5;
+/*
+ * Latency and stream have their own sizes. Latency runs at the small sizes
+ * too: 8, 32 and 56 B fit in one cache line with a channel's 8-byte header,
+ * 64 B is where the header pushes a message into a second line, and 128
+ * and 256 B show how the cost then grows. A stream of small messages says
+ * little the 64 B one does not, so the stream keeps the original sizes and
+ * the full run stays within its time.
+ */
+static size_t lat_sizes[MAX_SIZES] = {8,   32,   56,    64,     128,
+				      256, 4096, 65536, 1048576};
+static int nlat = 9;
+static size_t thr_sizes[MAX_SIZES] = {64, 256, 4096, 65536, 1048576};
+static int nthr = 5;
 static struct lat lat[NPLACE][MAX_TP][MAX_SIZES];
 static struct thr thr[NPLACE][MAX_TP][MAX_SIZES];
+/* Per repetition of the latency phase (-R): one-way p50 and p99, or -1. */
+static double rep_p50[MAX_REPS][NPLACE][MAX_TP][MAX_SIZES];
+static double rep_p99[MAX_REPS][NPLACE][MAX_TP][MAX_SIZES];
 static double idle_pct[MAX_TP];
 static struct outcome idle_o[MAX_TP];
 static double memcpy_gbs[MAX_SIZES];
@@ -1195,6 +1259,14 @@ static double memcpy_gbs[MAX_SIZES];
 static const char *place_name[NPLACE] = {"cross-core", "same-core"};
 static const char *place_long[NPLACE] = {
 	"cross-core (A on cpu0, B on cpu1)", "same core (A and B on cpu0)"};
+
+static int size_index(const size_t *list, int n, size_t size)
+{
+	for (int si = 0; si < n; si++)
+		if (list[si] == size)
+			return si;
+	return -1;
+}
 
 static double one_way_ns(uint32_t ticks)
 {
@@ -1220,17 +1292,36 @@ static void lat_add(struct lat *l, const struct outcome *o)
 	l->n += ctl->n;
 }
 
+/* Sort n samples in place; one-way p50, p99, p99.9 in ns (p999 may be NULL). */
+static void percentiles(uint32_t *v, size_t n, double *p50, double *p99,
+			double *p999)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_u32);
+	*p50 = one_way_ns(v[bench_rank(n, 50)]);
+	*p99 = one_way_ns(v[bench_rank(n, 99)]);
+	if (p999)
+		*p999 = one_way_ns(v[bench_rank(n, 99.9)]);
+}
+
+/* The end of one repetition: its own p50 and p99 (or -1), from a copy. */
+static void lat_rep_end(struct lat *l, double *p50, double *p99)
+{
+	size_t n = l->n - l->n0;
+	uint32_t *v;
+
+	*p50 = *p99 = -1;
+	if (!l->o.state && n && (v = malloc(n * sizeof(*v)))) {
+		memcpy(v, l->v + l->n0, n * sizeof(*v));
+		percentiles(v, n, p50, p99, NULL);
+		free(v);
+	}
+	l->n0 = l->n;
+}
+
 static void lat_finish(struct lat *l)
 {
-	if (l->o.state || !l->n) {
-		free(l->v);
-		l->v = NULL;
-		return;
-	}
-	qsort(l->v, l->n, sizeof(*l->v), bench_cmp_u32);
-	l->p50 = one_way_ns(l->v[bench_rank(l->n, 50)]);
-	l->p99 = one_way_ns(l->v[bench_rank(l->n, 99)]);
-	l->p999 = one_way_ns(l->v[bench_rank(l->n, 99.9)]);
+	if (!l->o.state && l->n)
+		percentiles(l->v, l->n, &l->p50, &l->p99, &l->p999);
 	free(l->v);
 	l->v = NULL;
 }
@@ -1253,7 +1344,7 @@ static void print_lat_table(int p, int si)
 		if (!wants(tps[i]))
 			continue;
 		printf("  %-20s %7s ", tps[i]->name,
-		       bench_fmt_size(s, sizeof(s), sizes[si]));
+		       bench_fmt_size(s, sizeof(s), lat_sizes[si]));
 		if (l->o.state) {
 			printf("  %s: %s\n", l->o.state == 1 ? "skipped" : "FAILED",
 			       l->o.note);
@@ -1273,7 +1364,7 @@ static void print_lat_table(int p, int si)
 		printf(" %9zu\n", l->n);
 		if (cfg.tsv)
 			fprintf(cfg.tsv, "lat\t%s\t%s\t%zu\t%.1f\t%.1f\t%.1f\t%zu\n",
-				place_name[p], tps[i]->name, sizes[si], l->p50,
+				place_name[p], tps[i]->name, lat_sizes[si], l->p50,
 				l->p99, l->p999, l->n);
 	}
 }
@@ -1287,7 +1378,7 @@ static void print_thr_table(int p, int si)
 		if (!wants(tps[i]) || (tps[i]->flags & TP_F_NOSTREAM))
 			continue;
 		printf("  %-20s %7s ", tps[i]->name,
-		       bench_fmt_size(s, sizeof(s), sizes[si]));
+		       bench_fmt_size(s, sizeof(s), thr_sizes[si]));
 		if (t->o.state) {
 			printf("  %s: %s\n", t->o.state == 1 ? "skipped" : "FAILED",
 			       t->o.note);
@@ -1304,15 +1395,15 @@ static void print_thr_table(int p, int si)
 		printf("\n");
 		if (cfg.tsv)
 			fprintf(cfg.tsv, "thr\t%s\t%s\t%zu\t%.0f\t%.3f\n",
-				place_name[p], tps[i]->name, sizes[si], t->rate,
+				place_name[p], tps[i]->name, thr_sizes[si], t->rate,
 				t->gbs);
 	}
 }
 
 static void measure_memcpy(void)
 {
-	for (int si = 0; si < nsizes; si++) {
-		size_t n = sizes[si];
+	for (int si = 0; si < nthr; si++) {
+		size_t n = thr_sizes[si];
 		char *src = aligned_alloc(64, line_round(n));
 		char *dst = aligned_alloc(64, line_round(n));
 		uint64_t t0, t1, reps = 0;
@@ -1338,11 +1429,8 @@ static void measure_memcpy(void)
 /* How many times lower each transport's 64 B p50 is than each peer's. */
 static void print_peer_ratios(int nplace)
 {
-	int s64 = -1, npeer = 0;
+	int s64 = size_index(lat_sizes, nlat, 64), npeer = 0;
 
-	for (int si = 0; si < nsizes; si++)
-		if (sizes[si] == 64)
-			s64 = si;
 	for (int i = 0; i < ntp; i++)
 		npeer += (tps[i]->flags & TP_F_PEER) && wants(tps[i]);
 	if (s64 < 0 || !npeer)
@@ -1403,9 +1491,17 @@ static void target(const char *what, double v, double bound, bool le,
 
 static double p50_of(int p, int i, int si)
 {
-	if (i < 0 || lat[p][i][si].o.state || lat[p][i][si].p50 <= 0)
+	if (i < 0 || si < 0 || lat[p][i][si].o.state || lat[p][i][si].p50 <= 0)
 		return -1;
 	return lat[p][i][si].p50;
+}
+
+/* A stream cell's rate, or 0 when it did not run. */
+static double rate_of(int p, int i, int si)
+{
+	if (i < 0 || si < 0 || thr[p][i][si].o.state)
+		return 0;
+	return thr[p][i][si].rate;
 }
 
 static void check_targets(void)
@@ -1415,24 +1511,24 @@ static void check_targets(void)
 	int fl = find_flag(TP_F_FLOOR), fx = find_flag(TP_F_FUTEX);
 	int spsc = find_tp("chan-spsc-spin"), ad = find_tp("chan-spsc-adaptive");
 	int bl = find_tp("chan-spsc-blocking");
-	int s64 = -1, s1m = -1;
+	int s64 = size_index(lat_sizes, nlat, 64);
+	int t64 = size_index(thr_sizes, nthr, 64);
+	int t1m = size_index(thr_sizes, nthr, 1048576);
+	bool idle = cfg.phases & PH_IDLE;
 	char what[96];
 	double f, v;
 
-	for (int si = 0; si < nsizes; si++) {
-		if (sizes[si] == 64)
-			s64 = si;
-		if (sizes[si] == 1048576)
-			s1m = si;
-	}
+	if (!(cfg.phases & PH_LAT))
+		s64 = -1;
+	if (!(cfg.phases & PH_THR))
+		t64 = t1m = -1;
 	printf("\n== targets (cross-core p50 unless said; ratios from this run) "
 	       "==\n");
 	if (spsc < 0 && ad < 0 && bl < 0) {
-		printf("  shmkit channels are not in this build "
-		       "(include/shmkit/chan.h has no API yet): not checked\n");
+		printf("  no shmkit SPSC channel in this run: not checked\n");
 		return;
 	}
-	if (s64 >= 0 && (f = p50_of(0, fl, s64)) > 0) {
+	if ((f = p50_of(0, fl, s64)) > 0) {
 		if ((v = p50_of(0, spsc, s64)) > 0)
 			target("chan-spsc-spin 64 B p50 / spin floor", v / f, 1.5,
 			       true, "x");
@@ -1440,14 +1536,13 @@ static void check_targets(void)
 			target("chan-spsc-adaptive 64 B p50 / spin floor", v / f,
 			       2.0, true, "x");
 	}
-	if (s64 >= 0 && (f = p50_of(0, fx, s64)) > 0 &&
-	    (v = p50_of(0, bl, s64)) > 0)
+	if ((f = p50_of(0, fx, s64)) > 0 && (v = p50_of(0, bl, s64)) > 0)
 		target("chan-spsc-blocking 64 B p50 / futex floor", v / f, 1.2,
 		       true, "x");
-	if (ad >= 0 && !idle_o[ad].state)
+	if (idle && ad >= 0 && !idle_o[ad].state)
 		target("chan-spsc-adaptive idle reader CPU", idle_pct[ad], 1.0,
 		       true, "%");
-	if (bl >= 0 && !idle_o[bl].state)
+	if (idle && bl >= 0 && !idle_o[bl].state)
 		target("chan-spsc-blocking idle reader CPU", idle_pct[bl], 1.0,
 		       true, "%");
 	/* The 5x target is for the modes that keep latency (spin, adaptive);
@@ -1456,7 +1551,7 @@ static void check_targets(void)
 		int pi = find_tp(peers[k]);
 		int mine[3] = {spsc, ad, bl};
 		double pv;
-		if (pi < 0 || s64 < 0 || (pv = p50_of(0, pi, s64)) <= 0)
+		if ((pv = p50_of(0, pi, s64)) <= 0)
 			continue;
 		for (int m = 0; m < 3; m++) {
 			if ((v = p50_of(0, mine[m], s64)) <= 0)
@@ -1473,28 +1568,350 @@ static void check_targets(void)
 	/* Blocking-mode and same-core streams against the futex ring: the
 	 * sleeping side is woken once per burst, so a stream into a waiter
 	 * is not a system call per message. */
-	for (int p = 0; p < NPLACE && s64 >= 0 && fx >= 0; p++) {
+	for (int p = 0; p < cfg.nplace; p++) {
 		int mine[2] = {bl, ad};
-		double fr = thr[p][fx][s64].o.state ? 0 : thr[p][fx][s64].rate;
+		double fr = rate_of(p, fx, t64), mr;
 		for (int m = 0; m < 2 && fr > 0; m++) {
-			if (mine[m] < 0 || (p == 0 && m == 1) ||
-			    thr[p][mine[m]][s64].o.state)
+			if ((p == 0 && m == 1) || (mr = rate_of(p, mine[m], t64)) <= 0)
 				continue;
 			snprintf(what, sizeof(what),
 				 "%s 64 B stream / futex ring, %s",
 				 tps[mine[m]]->name, place_name[p]);
-			target(what, thr[p][mine[m]][s64].rate / fr,
-			       p == 0 ? 0.8 : 0.5, false, "x");
+			target(what, mr / fr, p == 0 ? 0.8 : 0.5, false, "x");
 		}
 	}
-	if (spsc >= 0 && s64 >= 0 && !thr[0][spsc][s64].o.state)
-		target("chan-spsc-spin 64 B throughput (M msgs/s)",
-		       thr[0][spsc][s64].rate / 1e6, 20, false, "");
-	if (spsc >= 0 && s1m >= 0 && !thr[0][spsc][s1m].o.state &&
-	    memcpy_gbs[s1m] > 0)
+	if ((v = rate_of(0, spsc, t64)) > 0)
+		target("chan-spsc-spin 64 B throughput (M msgs/s)", v / 1e6, 20,
+		       false, "");
+	if (rate_of(0, spsc, t1m) > 0 && memcpy_gbs[t1m] > 0)
 		target("chan-spsc-spin 1 MiB GB/s / memcpy GB/s",
-		       thr[0][spsc][s1m].gbs / memcpy_gbs[s1m], 0.5, false, "x");
+		       thr[0][spsc][t1m].gbs / memcpy_gbs[t1m], 0.5, false, "x");
 	printf("  %d of %d targets met\n", targets_met, targets_total);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Floor ratios over repetitions (-R)                                        */
+
+/*
+ * One run's p50 ratio can be faked either way by a neighbour that loads
+ * the machine during the floor's cells and not the channel's, or the other
+ * way round. So the latency phase is repeated (each repetition runs every
+ * transport and size again, interleaved by rounds), every repetition gives
+ * its own ratio to the floor measured in it, and what is judged is the
+ * median of those ratios, printed with their spread.
+ *
+ * The targets: the SPSC ring (spin and adaptive) within 1.3x of the floor
+ * while a message and its header fit in one line (<= 56 B) and 1.5x at
+ * 64 B (a second line); MPMC and broadcast (spin) within 2x at 64 B; and
+ * the tail of each of those cells within 3x of the floor's.
+ */
+static double floor_p50_bound(const char *name, size_t size)
+{
+	if (!strcmp(name, "chan-spsc-spin") || !strcmp(name, "chan-spsc-adaptive"))
+		return size <= 56 ? 1.3 : size == 64 ? 1.5 : 0;
+	if (!strcmp(name, "chan-mpmc-spin") || !strcmp(name, "chan-bcast-spin"))
+		return size == 64 ? 2.0 : 0;
+	return 0;
+}
+#define FLOOR_P99_BOUND 3.0
+
+struct spread {
+	double med, min, max;
+	int n;
+};
+
+/*
+ * Median, min and max over the repetitions of v[i] / v[fl], where both
+ * ran; of v[i] itself when fl < 0.
+ */
+static struct spread rep_ratio(double (*v)[NPLACE][MAX_TP][MAX_SIZES], int p,
+			       int i, int fl, int si)
+{
+	struct spread r = {-1, -1, -1, 0};
+	double x[MAX_REPS];
+
+	for (int k = 0; k < cfg.reps; k++)
+		if (v[k][p][i][si] > 0 && (fl < 0 || v[k][p][fl][si] > 0))
+			x[r.n++] = v[k][p][i][si] /
+				   (fl < 0 ? 1.0 : v[k][p][fl][si]);
+	if (!r.n)
+		return r;
+	qsort(x, (size_t)r.n, sizeof(x[0]), bench_cmp_double);
+	r.min = x[0];
+	r.max = x[r.n - 1];
+	r.med = r.n & 1 ? x[r.n / 2] : (x[r.n / 2 - 1] + x[r.n / 2]) / 2;
+	return r;
+}
+
+static void floor_target(const char *name, size_t size, const char *which,
+			 struct spread r, double bound)
+{
+	char what[96], s[32];
+
+	snprintf(what, sizeof(what), "%s %s %s / floor's (%.2f..%.2f)", name,
+		 bench_fmt_size(s, sizeof(s), size), which, r.min, r.max);
+	target(what, r.med, bound, true, "x");
+}
+
+static void print_floor_ratios(void)
+{
+	int fl = find_flag(TP_F_FLOOR);
+	char s[32], a[32], b[32];
+
+	if (fl < 0 || !wants(tps[fl]))
+		return;
+	for (int p = 0; p < cfg.nplace; p++) {
+		printf("\n== floor ratios, %s: per repetition p50 / floor p50 "
+		       "and p99 / floor p99; median (min..max) of %d ==\n",
+		       place_long[p], cfg.reps);
+		printf("  %-20s %7s %20s %20s\n", "transport", "size", "p50 ratio",
+		       "p99 ratio");
+		for (int si = 0; si < nlat; si++) {
+			/* the floor's own figures, to show how far they moved */
+			struct spread f50 = rep_ratio(rep_p50, p, fl, -1, si);
+			struct spread f99 = rep_ratio(rep_p99, p, fl, -1, si);
+			char a2[32], a3[32], b2[32], b3[32];
+			if (!f50.n)
+				continue; /* the floor did not run at this size */
+			printf("  %-20s %7s p50 %s (%s..%s), p99 %s (%s..%s)\n",
+			       tps[fl]->name,
+			       bench_fmt_size(s, sizeof(s), lat_sizes[si]),
+			       bench_fmt_ns(a, sizeof(a), f50.med),
+			       bench_fmt_ns(a2, sizeof(a2), f50.min),
+			       bench_fmt_ns(a3, sizeof(a3), f50.max),
+			       bench_fmt_ns(b, sizeof(b), f99.med),
+			       bench_fmt_ns(b2, sizeof(b2), f99.min),
+			       bench_fmt_ns(b3, sizeof(b3), f99.max));
+			for (int i = 0; i < ntp; i++) {
+				struct spread r50, r99;
+				if (i == fl || !wants(tps[i]))
+					continue;
+				r50 = rep_ratio(rep_p50, p, i, fl, si);
+				r99 = rep_ratio(rep_p99, p, i, fl, si);
+				printf("  %-20s %7s", tps[i]->name,
+				       bench_fmt_size(s, sizeof(s), lat_sizes[si]));
+				if (!r50.n) {
+					printf("  %s\n", lat[p][i][si].o.state
+								 ? lat[p][i][si].o.note
+								 : "no samples");
+					continue;
+				}
+				printf("  %5.2fx (%4.2f..%4.2f)  %5.2fx (%4.2f..%4.2f)\n",
+				       r50.med, r50.min, r50.max, r99.med, r99.min,
+				       r99.max);
+				if (cfg.tsv)
+					fprintf(cfg.tsv,
+						"floor\t%s\t%s\t%zu\t%.3f\t%.3f\t%.3f"
+						"\t%.3f\t%.3f\t%.3f\t%d\n",
+						place_name[p], tps[i]->name,
+						lat_sizes[si], r50.med, r50.min,
+						r50.max, r99.med, r99.min, r99.max,
+						r50.n);
+			}
+			printf("\n");
+		}
+	}
+	printf("== floor-ratio targets (cross-core; the median of %d "
+	       "repetitions, their min..max in brackets) ==\n",
+	       cfg.reps);
+	for (int si = 0; si < nlat; si++)
+		for (int i = 0; i < ntp; i++) {
+			double bound = floor_p50_bound(tps[i]->name, lat_sizes[si]);
+			struct spread r50, r99;
+			if (!bound || !wants(tps[i]))
+				continue;
+			r50 = rep_ratio(rep_p50, 0, i, fl, si);
+			r99 = rep_ratio(rep_p99, 0, i, fl, si);
+			if (!r50.n || !r99.n)
+				continue;
+			floor_target(tps[i]->name, lat_sizes[si], "p50", r50, bound);
+			floor_target(tps[i]->name, lat_sizes[si], "p99", r99,
+				     FLOOR_P99_BOUND);
+		}
+	printf("  %d of %d targets met\n", targets_met, targets_total);
+}
+
+/*
+ * -F A.tsv,B.tsv,...: the floor-ratio report over the repetitions that
+ * separate runs wrote ("rep" rows; each run's repetitions follow the
+ * previous run's), so bench/run.sh can spread the repetitions over its
+ * whole run: a change of the host's state that lasts minutes (it happens:
+ * the ratio of a cell can move by 1.5x between two runs a few minutes
+ * apart, the floor staying put) then shows in the spread instead of
+ * deciding every repetition alike. Returns how many repetitions it read.
+ */
+static int load_reps(char *files)
+{
+	static char only[MAX_TP * 24];
+	char *path, *save = NULL, line[512];
+	bool seen[MAX_TP] = {false};
+	int base = 0, top = 0;
+
+	nlat = 0;
+	cfg.nplace = 1;
+	for (path = strtok_r(files, ",", &save); path;
+	     path = strtok_r(NULL, ",", &save)) {
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			fprintf(stderr, "bench_ipc: %s: %s\n", path, strerror(errno));
+			exit(1);
+		}
+		while (fgets(line, sizeof(line), f)) {
+			char place[32], name[64];
+			size_t size;
+			int k, p, i, si;
+			double p50, p99;
+			if (sscanf(line, "rep\t%31s\t%63s\t%zu\t%d\t%lf\t%lf", place,
+				   name, &size, &k, &p50, &p99) != 6 ||
+			    k < 0 || base + k >= MAX_REPS)
+				continue;
+			p = !strcmp(place, place_name[1]);
+			for (i = 0; i < ntp && strcmp(tps[i]->name, name); i++)
+				;
+			si = size_index(lat_sizes, nlat, size);
+			if (si < 0 && nlat < MAX_SIZES)
+				lat_sizes[si = nlat++] = size;
+			if (i == ntp || si < 0)
+				continue;
+			rep_p50[base + k][p][i][si] = p50;
+			rep_p99[base + k][p][i][si] = p99;
+			if (base + k >= top)
+				top = base + k + 1;
+			if (p + 1 > cfg.nplace)
+				cfg.nplace = p + 1;
+			seen[i] = true;
+		}
+		fclose(f);
+		base = top;
+	}
+	/* report on the transports that ran, as -t would name them */
+	only[0] = '\0';
+	for (int i = 0; i < ntp; i++)
+		if (seen[i])
+			snprintf(only + strlen(only), sizeof(only) - strlen(only),
+				 "%s%s", only[0] ? "," : "", tps[i]->name);
+	cfg.only = only;
+	return top;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The phases                                                                */
+
+static void run_latency(int p)
+{
+	for (int rep = 0; rep < cfg.reps; rep++)
+		for (int si = 0; si < nlat; si++) {
+			for (int round = 0; round < cfg.rounds; round++)
+				for (int k = 0; k < ntp; k++) {
+					int i = (k + round) % ntp;
+					struct outcome o;
+					if (!wants(tps[i]))
+						continue;
+					run_one(tps[i], M_LAT, p, lat_sizes[si], &o);
+					lat_add(&lat[p][i][si], &o);
+				}
+			for (int i = 0; i < ntp; i++) {
+				double *r50 = &rep_p50[rep][p][i][si];
+				double *r99 = &rep_p99[rep][p][i][si];
+				if (!wants(tps[i]))
+					continue;
+				lat_rep_end(&lat[p][i][si], r50, r99);
+				if (cfg.tsv && *r50 > 0)
+					fprintf(cfg.tsv,
+						"rep\t%s\t%s\t%zu\t%d\t%.1f\t%.1f\n",
+						place_name[p], tps[i]->name,
+						lat_sizes[si], rep, *r50, *r99);
+			}
+		}
+	for (int si = 0; si < nlat; si++)
+		for (int i = 0; i < ntp; i++)
+			lat_finish(&lat[p][i][si]);
+	printf("\n== one-way latency (RTT/2), %s%s ==\n", place_long[p],
+	       cfg.reps > 1 ? ", all repetitions" : "");
+	printf("  %-20s %7s %10s %10s %10s %9s %9s %9s\n", "transport", "size",
+	       "p50", "p99", "p99.9", "x floor", "x futex", "samples");
+	for (int si = 0; si < nlat; si++) {
+		print_lat_table(p, si);
+		if (si + 1 < nlat)
+			printf("\n");
+	}
+	fflush(stdout);
+}
+
+static void run_stream(int p)
+{
+	for (int si = 0; si < nthr; si++)
+		for (int round = 0; round < cfg.rounds; round++)
+			for (int k = 0; k < ntp; k++) {
+				int i = (k + round) % ntp;
+				struct thr *t = &thr[p][i][si];
+				struct outcome o;
+				if (!wants(tps[i]) || (tps[i]->flags & TP_F_NOSTREAM))
+					continue;
+				run_one(tps[i], M_THR, p, thr_sizes[si], &o);
+				if (o.state) {
+					if (!t->o.state)
+						t->o = o;
+					continue;
+				}
+				/* a lossy reader's rate is what it got */
+				t->msgs += (tps[i]->flags & TP_F_LOSSY)
+						   ? ctl->msgs - ctl->lost
+						   : ctl->msgs;
+				t->lost += ctl->lost;
+				t->recvd += ctl->recvd;
+				t->ns += (double)ctl->ticks * cfg.tick_ns;
+				t->rate = (double)t->msgs / t->ns * 1e9;
+				t->gbs = (double)t->msgs * (double)thr_sizes[si] /
+					 t->ns;
+			}
+	printf("\n== stream throughput (A sends, B receives and checks), %s ==\n",
+	       place_long[p]);
+	printf("  %-20s %7s %12s %9s %9s\n", "transport", "size", "msgs/s",
+	       "GB/s", "x memcpy");
+	for (int si = 0; si < nthr; si++) {
+		char s[32];
+		printf("  %-20s %7s %12s %9.2f %9s\n", "(memcpy, 1 proc)",
+		       bench_fmt_size(s, sizeof(s), thr_sizes[si]), "-",
+		       memcpy_gbs[si], "1.00");
+		if (cfg.tsv)
+			fprintf(cfg.tsv, "thr\t%s\tmemcpy\t%zu\t-\t%.3f\n",
+				place_name[p], thr_sizes[si], memcpy_gbs[si]);
+		print_thr_table(p, si);
+		if (si + 1 < nthr)
+			printf("\n");
+	}
+	fflush(stdout);
+}
+
+/* idle reader: B waits for a message that comes after idle_ms */
+static void run_idle(void)
+{
+	int si = size_index(lat_sizes, nlat, 64);
+	size_t size = si >= 0 ? 64 : lat_sizes[0];
+
+	printf("\n== idle reader: CPU burnt while waiting %u ms for one "
+	       "message (cross-core) ==\n",
+	       cfg.idle_ms);
+	for (int i = 0; i < ntp; i++) {
+		if (!wants(tps[i]))
+			continue;
+		run_one(tps[i], M_IDLE, cfg.ncpu > 1 ? 0 : 1, size, &idle_o[i]);
+		if (!idle_o[i].state && ctl->idle_wall_ns)
+			idle_pct[i] = 100.0 * (double)ctl->idle_cpu_ns /
+				      (double)ctl->idle_wall_ns;
+		if (idle_o[i].state)
+			printf("  %-20s %s: %s\n", tps[i]->name,
+			       idle_o[i].state == 1 ? "skipped" : "FAILED",
+			       idle_o[i].note);
+		else
+			printf("  %-20s %6.1f%% of a CPU\n", tps[i]->name,
+			       idle_pct[i]);
+		if (cfg.tsv && !idle_o[i].state)
+			fprintf(cfg.tsv, "idle\t%s\t%.2f\n", tps[i]->name,
+				idle_pct[i]);
+		fflush(stdout);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1502,9 +1919,48 @@ static void check_targets(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_ipc [-q] [-l] [-t NAME,...] [-s SIZE,...] "
-		"[-o TSV] [-p PLOT_PREFIX]\n");
+		"usage: bench_ipc [-q] [-l] [-L] [-C] [-m lat,thr,idle] [-R N] "
+		"[-F TSV,...] [-t NAME,...]\n"
+		"                 [-s SIZE,...] [-S SIZE,...] [-o TSV] "
+		"[-p PLOT_PREFIX]\n");
 	exit(2);
+}
+
+/* "8,64,4K" into list (at most MAX_SIZES, each 8 B .. 64 MiB). */
+static int parse_sizes(char *arg, size_t *list)
+{
+	char *tok, *save = NULL;
+	int n = 0;
+
+	for (tok = strtok_r(arg, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t v = bench_parse_size(tok);
+		if (v < 8 || v > (64u << 20) || n == MAX_SIZES)
+			usage();
+		list[n++] = v;
+	}
+	if (!n)
+		usage();
+	return n;
+}
+
+static unsigned parse_phases(const char *arg)
+{
+	static const char *const names[] = {"lat", "thr", "idle"};
+	unsigned m = 0;
+
+	while (*arg) {
+		size_t len = strcspn(arg, ",");
+		unsigned bit = 0;
+		for (unsigned k = 0; k < 3; k++)
+			if (strlen(names[k]) == len && !strncmp(arg, names[k], len))
+				bit = 1u << k;
+		if (!bit)
+			usage();
+		m |= bit;
+		arg += len + (arg[len] == ',');
+	}
+	return m ? m : PH_LAT | PH_THR | PH_IDLE;
 }
 
 /*
@@ -1513,7 +1969,7 @@ static void usage(void)
  */
 static void write_plot_data(const char *prefix)
 {
-	for (int p = 0; p < NPLACE; p++) {
+	for (int p = 0; p < cfg.nplace; p++) {
 		char path[4096];
 		FILE *f;
 		snprintf(path, sizeof(path), "%s-%s.dat", prefix,
@@ -1530,13 +1986,13 @@ static void write_plot_data(const char *prefix)
 			int any = 0;
 			if (!wants(tps[i]))
 				continue;
-			for (int si = 0; si < nsizes; si++) {
+			for (int si = 0; si < nlat; si++) {
 				struct lat *l = &lat[p][i][si];
 				if (l->o.state || l->p50 <= 0)
 					continue;
 				if (!any++) /* gnuplot: index "name" */
 					fprintf(f, "# %s\n", tps[i]->name);
-				fprintf(f, "%zu %.1f %.1f\n", sizes[si], l->p50,
+				fprintf(f, "%zu %.1f %.1f\n", lat_sizes[si], l->p50,
 					l->p99);
 			}
 			if (any)
@@ -1550,8 +2006,9 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa;
 	sigset_t set;
-	int opt, nplace;
-	bool list = false;
+	int opt;
+	bool list = false, cross_only = false, thr_given = false;
+	char *reps_from = NULL;
 
 	register_all();
 	cfg.quick = bench_env_long("BENCH_QUICK", 0) != 0;
@@ -1562,7 +2019,9 @@ int main(int argc, char **argv)
 		     1000000u;
 	cfg.idle_ms = (unsigned)bench_env_long("BENCH_IDLE_MS",
 					       cfg.quick ? 200 : 1000);
-	while ((opt = getopt(argc, argv, "qlt:s:o:p:")) != -1) {
+	cfg.reps = 1;
+	cfg.phases = PH_LAT | PH_THR | PH_IDLE;
+	while ((opt = getopt(argc, argv, "qlLCm:R:F:t:s:S:o:p:")) != -1) {
 		switch (opt) {
 		case 'q':
 			cfg.quick = true;
@@ -1573,22 +2032,37 @@ int main(int argc, char **argv)
 		case 'l':
 			list = true;
 			break;
+		case 'L':
+			cfg.phases = PH_LAT;
+			break;
+		case 'C':
+			cross_only = true;
+			break;
+		case 'm':
+			cfg.phases = parse_phases(optarg);
+			break;
+		case 'R':
+			cfg.reps = atoi(optarg);
+			if (cfg.reps < 1 || cfg.reps > MAX_REPS)
+				usage();
+			break;
+		case 'F':
+			reps_from = optarg;
+			break;
 		case 't':
 			cfg.only = optarg;
 			break;
-		case 's': {
-			char *tok, *save = NULL;
-			nsizes = 0;
-			for (tok = strtok_r(optarg, ",", &save);
-			     tok && nsizes < MAX_SIZES;
-			     tok = strtok_r(NULL, ",", &save)) {
-				size_t n = bench_parse_size(tok);
-				if (n < 64 || n > (64u << 20))
-					usage();
-				sizes[nsizes++] = n;
+		case 's':
+			nlat = parse_sizes(optarg, lat_sizes);
+			if (!thr_given) {
+				memcpy(thr_sizes, lat_sizes, sizeof(thr_sizes));
+				nthr = nlat;
 			}
 			break;
-		}
+		case 'S':
+			nthr = parse_sizes(optarg, thr_sizes);
+			thr_given = true;
+			break;
 		case 'o':
 			cfg.tsv = fopen(optarg, "we");
 			if (!cfg.tsv)
@@ -1608,9 +2082,21 @@ int main(int argc, char **argv)
 	}
 	if (cfg.rounds < 1)
 		cfg.rounds = 1;
+	if (reps_from) { /* measures nothing: reports on other runs */
+		cfg.reps = load_reps(reps_from);
+		if (cfg.reps < 1) {
+			fprintf(stderr, "bench_ipc: no repetitions in %s\n",
+				reps_from);
+			return 1;
+		}
+		print_floor_ratios();
+		if (cfg.tsv)
+			fclose(cfg.tsv);
+		return 0;
+	}
 
 	cfg.ncpu = bench_ncpus();
-	nplace = cfg.ncpu >= 2 ? 2 : 1;
+	cfg.nplace = cfg.ncpu >= 2 && !cross_only ? 2 : 1;
 	ctl_len = sizeof(struct ctl) + MAX_SAMPLES * sizeof(uint32_t);
 	ctl = map_shared(ctl_len);
 	if (!ctl) {
@@ -1636,13 +2122,21 @@ int main(int argc, char **argv)
 			(void)sched_setaffinity(0, sizeof(saved), &saved);
 	}
 
-	printf("bench_ipc: %d transports, %d sizes, %d round%s x %llu ms "
-	       "(latency) / %llu ms (stream) per cell%s\n",
-	       ntp, nsizes, cfg.rounds, cfg.rounds > 1 ? "s" : "",
-	       (unsigned long long)(cfg.lat_ns / 1000000u),
-	       (unsigned long long)(cfg.thr_ns / 1000000u),
-	       cfg.quick ? " (quick)" : "");
-	printf("clock: TSC at %.4f ns/tick; one read costs %.1f ns, subtracted "
+	printf("bench_ipc: %d transports, %d round%s per cell of", ntp,
+	       cfg.rounds, cfg.rounds > 1 ? "s" : "");
+	if (cfg.phases & PH_LAT)
+		printf(" %llu ms (latency, %d sizes)",
+		       (unsigned long long)(cfg.lat_ns / 1000000u), nlat);
+	if (cfg.phases & PH_THR)
+		printf(" %llu ms (stream, %d sizes)",
+		       (unsigned long long)(cfg.thr_ns / 1000000u), nthr);
+	if (cfg.phases & PH_IDLE)
+		printf(" and the idle reader");
+	printf("%s\n%s", cfg.quick ? " (quick)" : "",
+	       cfg.nplace > 1 ? "cross-core and same-core" : "cross-core only");
+	if (cfg.reps > 1)
+		printf("; the latency phase repeated %d times", cfg.reps);
+	printf("\nclock: TSC at %.4f ns/tick; one read costs %.1f ns, subtracted "
 	       "from every round trip\n",
 	       cfg.tick_ns, (double)cfg.tick_over * cfg.tick_ns);
 	if (cfg.ncpu < 2)
@@ -1653,108 +2147,24 @@ int main(int argc, char **argv)
 			printf("  %-20s %s\n", tps[i]->name, tps[i]->about);
 	fflush(stdout);
 
-	measure_memcpy();
-
-	for (int p = 0; p < nplace; p++) {
-		/* latency */
-		for (int si = 0; si < nsizes; si++) {
-			for (int round = 0; round < cfg.rounds; round++)
-				for (int k = 0; k < ntp; k++) {
-					int i = (k + round) % ntp;
-					struct outcome o;
-					if (!wants(tps[i]))
-						continue;
-					run_one(tps[i], M_LAT, p, sizes[si], &o);
-					lat_add(&lat[p][i][si], &o);
-				}
-			for (int i = 0; i < ntp; i++)
-				lat_finish(&lat[p][i][si]);
-		}
-		printf("\n== one-way latency (RTT/2), %s ==\n", place_long[p]);
-		printf("  %-20s %7s %10s %10s %10s %9s %9s %9s\n", "transport",
-		       "size", "p50", "p99", "p99.9", "x floor", "x futex",
-		       "samples");
-		for (int si = 0; si < nsizes; si++) {
-			print_lat_table(p, si);
-			if (si + 1 < nsizes)
-				printf("\n");
-		}
-		fflush(stdout);
-
-		/* throughput */
-		for (int si = 0; si < nsizes; si++)
-			for (int round = 0; round < cfg.rounds; round++)
-				for (int k = 0; k < ntp; k++) {
-					int i = (k + round) % ntp;
-					struct thr *t = &thr[p][i][si];
-					struct outcome o;
-					if (!wants(tps[i]) ||
-					    (tps[i]->flags & TP_F_NOSTREAM))
-						continue;
-					run_one(tps[i], M_THR, p, sizes[si], &o);
-					if (o.state) {
-						if (!t->o.state)
-							t->o = o;
-						continue;
-					}
-					/* a lossy reader's rate is what it got */
-					t->msgs += (tps[i]->flags & TP_F_LOSSY)
-							   ? ctl->msgs - ctl->lost
-							   : ctl->msgs;
-					t->lost += ctl->lost;
-					t->recvd += ctl->recvd;
-					t->ns += (double)ctl->ticks * cfg.tick_ns;
-					t->rate = (double)t->msgs / t->ns * 1e9;
-					t->gbs = (double)t->msgs *
-						 (double)sizes[si] / t->ns;
-				}
-		printf("\n== stream throughput (A sends, B receives and checks), "
-		       "%s ==\n",
-		       place_long[p]);
-		printf("  %-20s %7s %12s %9s %9s\n", "transport", "size",
-		       "msgs/s", "GB/s", "x memcpy");
-		for (int si = 0; si < nsizes; si++) {
-			char s[32];
-			printf("  %-20s %7s %12s %9.2f %9s\n", "(memcpy, 1 proc)",
-			       bench_fmt_size(s, sizeof(s), sizes[si]), "-",
-			       memcpy_gbs[si], "1.00");
-			if (cfg.tsv)
-				fprintf(cfg.tsv, "thr\t%s\tmemcpy\t%zu\t-\t%.3f\n",
-					place_name[p], sizes[si], memcpy_gbs[si]);
-			print_thr_table(p, si);
-			if (si + 1 < nsizes)
-				printf("\n");
-		}
-		fflush(stdout);
+	if (cfg.phases & PH_THR)
+		measure_memcpy();
+	for (int p = 0; p < cfg.nplace; p++) {
+		if (cfg.phases & PH_LAT)
+			run_latency(p);
+		if (cfg.phases & PH_THR)
+			run_stream(p);
 	}
+	if (cfg.phases & PH_IDLE)
+		run_idle();
 
-	/* idle reader: B waits for a message that comes after idle_ms */
-	printf("\n== idle reader: CPU burnt while waiting %u ms for one "
-	       "message (cross-core) ==\n",
-	       cfg.idle_ms);
-	for (int i = 0; i < ntp; i++) {
-		if (!wants(tps[i]))
-			continue;
-		run_one(tps[i], M_IDLE, nplace > 1 ? 0 : 1, sizes[0], &idle_o[i]);
-		if (!idle_o[i].state && ctl->idle_wall_ns)
-			idle_pct[i] = 100.0 * (double)ctl->idle_cpu_ns /
-				      (double)ctl->idle_wall_ns;
-		if (idle_o[i].state)
-			printf("  %-20s %s: %s\n", tps[i]->name,
-			       idle_o[i].state == 1 ? "skipped" : "FAILED",
-			       idle_o[i].note);
-		else
-			printf("  %-20s %6.1f%% of a CPU\n", tps[i]->name,
-			       idle_pct[i]);
-		if (cfg.tsv && !idle_o[i].state)
-			fprintf(cfg.tsv, "idle\t%s\t%.2f\n", tps[i]->name,
-				idle_pct[i]);
-		fflush(stdout);
-	}
-
-	print_peer_ratios(nplace);
-	check_targets();
-	if (cfg.dat)
+	if (cfg.phases & PH_LAT)
+		print_peer_ratios(cfg.nplace);
+	if (cfg.reps > 1)
+		print_floor_ratios(); /* judged on medians, not pooled samples */
+	else
+		check_targets();
+	if (cfg.dat && (cfg.phases & PH_LAT))
 		write_plot_data(cfg.dat);
 	if (cfg.tsv)
 		fclose(cfg.tsv);

@@ -9,7 +9,8 @@
  *
  * Sizes follow the other transports' rings: the SPSC byte ring holds as
  * many messages as spin-ring has slots (rounded up to a power of two), MPMC
- * and broadcast get that many slots. Messages are copied in and out with
+ * and broadcast get that many slots. Every size from 8 bytes runs: the
+ * channels take any length up to max_msg. Messages are copied in and out with
  * shmkit_chan_send()/shmkit_chan_recv(), as every other transport copies.
  *
  * Broadcast never makes its writer wait: in the stream test a slow reader
@@ -53,7 +54,14 @@ static void chan_opts_for(const struct tp_ctx *c, shmkit_chan_kind kind,
 	o->role = SHMKIT_CHAN_NONE;
 	o->max_msg = (uint32_t)c->size;
 	if (kind == SHMKIT_CHAN_SPSC) {
-		/* a record is the message plus an 8-byte header, 8-aligned */
+		/*
+		 * A record is the message plus an 8-byte header, 8-aligned.
+		 * Since layout 3, records of up to 64 B never cross a line and
+		 * longer ones start on one, so slots * rec bytes may hold
+		 * fewer than slots records; the power of two it is rounded up
+		 * to makes up for it at every size from 8 B to 1 MiB (a 64 B
+		 * message takes 128 ring bytes: 1024 in 128 KiB, as before).
+		 */
 		uint64_t rec = (c->size + 8 + 7) & ~(uint64_t)7;
 		o->capacity = pow2_at_least((uint64_t)c->slots * rec);
 		if (o->capacity < 2 * rec + 16)

@@ -19,10 +19,13 @@
  *   A, B    detach()
  *   driver  teardown()                after both children are gone
  *
- * Messages are c->size bytes; the first 8 bytes carry a sequence number the
- * receiving side checks, so every byte is really written and read (copied
- * in and out of the transport). Directions: TP_AB carries A's messages to
- * B, TP_BA the replies.
+ * Messages are c->size bytes, 8 and up; the first 8 bytes carry a sequence
+ * number the receiving side checks (from 16 bytes up its inverse also sits
+ * in the last 8, to catch a torn message), so every byte is really written
+ * and read (copied in and out of the transport). A transport must carry
+ * every size from 8 bytes; the small ones are where a one-cache-line
+ * design shows. Directions: TP_AB carries A's messages to B, TP_BA the
+ * replies.
  *
  * Return values are 0 or a negative errno, as in shmkit. setup() may also
  * return TP_SKIP with c->note saying why this size cannot run (the POSIX
@@ -54,7 +57,7 @@ extern "C" {
 #define TP_F_LOSSY   0x20u /* a slow reader loses messages (broadcast) */
 
 struct tp_ctx {
-	size_t size;      /* bytes per message, >= 64 */
+	size_t size;      /* bytes per message, >= 8 */
 	unsigned slots;   /* queue depth a transport with a choice should use */
 	int same_core;    /* both sides on one CPU: spinning must yield */
 	int side;         /* TP_SIDE_A or TP_SIDE_B, in the children */
