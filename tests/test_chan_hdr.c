@@ -223,18 +223,16 @@ static void runtime_corruption(void)
 		uint64_t bad[] = {0, 12, 16, 2048};
 		unsigned b;
 		for (b = 0; b < 4; b++) {
-			uint64_t at = h->head;
+			uint64_t at = h->head & ~R_POS_SKIP;
 			((uint64_t *)(ring + (at & 1023)))[0] =
-				(uint64_t)(R_VALID | R_PAD | bad[b]) |
-				((uint64_t)(uint32_t)(at >> 3) << 32);
+				(uint64_t)(R_VALID | R_PAD | bad[b]) | R_TAG(at);
 			ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf), 0),
 				   EPROTO);
 		}
 	}
 	/* A reader position of our choosing, with a 200-byte record
 	 * claimed in the last 8 bytes of the ring. */
-	((uint64_t *)(ring + 1016))[0] = (uint64_t)(R_VALID | 200) |
-					 ((uint64_t)(1016 >> 3) << 32);
+	((uint64_t *)(ring + 1016))[0] = (uint64_t)(R_VALID | 200) | R_TAG(1016);
 	h->head = 1016;
 	ASSERT_OK(shmkit_chan_close(r));
 	ASSERT_OK(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_READER, &r));

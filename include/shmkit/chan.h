@@ -98,7 +98,9 @@ typedef enum shmkit_chan_role {
  * scheduler time slice).
  */
 typedef enum shmkit_chan_wait {
-	SHMKIT_CHAN_ADAPTIVE = 0, /* spin a little, then sleep (the default) */
+	SHMKIT_CHAN_ADAPTIVE = 0, /* spin a little, then sleep (the default); a
+				     handle woken soon after it fell asleep
+				     learns to spin longer (at most 8x) */
 	SHMKIT_CHAN_SPIN = 1,     /* never sleep: lowest latency, burns a core */
 	SHMKIT_CHAN_BLOCK = 2     /* sleep at once: least CPU, a wake-up per wait */
 } shmkit_chan_wait;

@@ -263,53 +263,74 @@ static int init_position(shmkit_chan *ch)
 	uint64_t pos, head, walked;
 
 	switch (ch->kind) {
-	case SHMKIT_CHAN_SPSC:
+	case SHMKIT_CHAN_SPSC: {
+		uint8_t skip;
+
+		/* Bit 0 of head and tail: the promise of the record before. */
 		head = LD_ACQ(&h->head);
-		if (head & 7)
+		if (head & 6)
 			return -EPROTO;
 		if (ch->role == SHMKIT_CHAN_READER) {
-			ch->pos = head;
+			ch->pos = head & ~R_POS_SKIP;
+			ch->skip = (uint8_t)(head & R_POS_SKIP);
 			return 0;
 		}
+		head &= ~R_POS_SKIP;
 		pos = LD_ACQ(&h->tail);
-		if (pos & 7)
+		if (pos & 6)
 			return -EPROTO;
+		skip = (uint8_t)(pos & R_POS_SKIP);
+		pos &= ~R_POS_SKIP;
 		/*
 		 * A writer that died between publishing a record and storing
 		 * tail left tail one record short (the reader may even have
-		 * consumed that record): walk over what is published. The walk
-		 * stops at the next header, zeroed by the last publication.
+		 * consumed that record): walk over what is published, as the
+		 * reader finds it. The walk stops where the reader would wait:
+		 * the words there were zeroed before the last publication.
 		 */
 		for (walked = 0; walked < ch->cap;) {
-			uint64_t off = pos & ch->mask, step;
-			uint64_t w = LD_ACQ((uint64_t *)(ch->ring + off));
+			uint64_t at = pos, step = 0, w, off;
 
-			if (!(w & R_VALID) ||
-			    (uint32_t)(w >> 32) != (uint32_t)(pos >> 3))
+			w = spsc_header(ch, &pos, skip);
+			off = pos & ch->mask;
+			if ((w & R_VALID) && R_TAG_OK(w, pos)) {
+				if (!(w & R_PAD))
+					step = (w & R_LEN_MASK) <= ch->max_msg
+						       ? R_HDR +
+							 (((w & R_LEN_MASK) + 7) &
+							  ~UINT64_C(7))
+						       : 0;
+				else if (pos == at &&
+					 shmkit__chan_pad_ok(ch, off,
+							     w & R_LEN_MASK))
+					step = w & R_LEN_MASK;
+			}
+			if (!step) {
+				pos = at;
 				break;
-			if (w & R_PAD)
-				step = shmkit__chan_pad_ok(ch, off,
-							   w & R_LEN_MASK)
-					       ? w & R_LEN_MASK
-					       : 0;
-			else if ((w & R_LEN_MASK) <= ch->max_msg)
-				step = R_HDR + (((w & R_LEN_MASK) + 7) & ~UINT64_C(7));
-			else
-				step = 0;
-			if (!step)
-				break;
+			}
+			skip = (w & R_PAD) ? 0 : !!(w & R_SKIP);
 			pos += step;
-			walked += step;
+			walked += pos - at;
 		}
 		if (pos < head || pos - head > ch->cap - R_HDR)
 			return -EPROTO;
-		if (LD_RLX((uint64_t *)(ch->ring + (pos & ch->mask))) != 0)
-			ST_RLX((uint64_t *)(ch->ring + (pos & ch->mask)), 0);
+		/* Only garbage is not zero there; both places are free. */
+		if (LD_RLX(spsc_word(ch, pos)) != 0)
+			ST_RLX(spsc_word(ch, pos), 0);
+		if (skip && (pos & (R_LINE - 1)) &&
+		    R_NEXT_LINE(pos) + R_HDR - head <= ch->cap &&
+		    LD_RLX(spsc_word(ch, R_NEXT_LINE(pos))) != 0)
+			ST_RLX(spsc_word(ch, R_NEXT_LINE(pos)), 0);
 		if (walked)
-			ST_REL(&h->tail, pos);
+			ST_REL(&h->tail, pos | skip);
 		ch->pos = pos;
+		ch->skip = skip;
 		ch->cache = head;
+		/* Nothing beyond pos is known to be zero yet. */
+		ch->zero_to = pos & ~(uint64_t)(R_LINE - 1);
 		return 0;
+	}
 	case SHMKIT_CHAN_BROADCAST:
 		pos = LD_ACQ(&h->tail);
 		if (ch->role == SHMKIT_CHAN_WRITER) {
@@ -586,6 +607,7 @@ int shmkit_chan_set_wait(shmkit_chan *ch, shmkit_chan_wait mode,
 	ch->spin_ns = spin_ns <= 0		   ? SHMKIT_CHAN_SPIN_NS_DEFAULT
 		      : spin_ns > INT64_C(10000000000) ? INT64_C(10000000000)
 						     : spin_ns;
+	ch->spin_more = 0;
 	if (ch->me && chan_may_wait(ch))
 		shmkit__chan_set_fencer(ch, mode == SHMKIT_CHAN_BLOCK ||
 						    ch->always_fence);
@@ -662,6 +684,10 @@ int shmkit_chan_stat(shmkit_chan *ch, shmkit_chan_info *ret_info,
 	I.size = ch->lay.total;
 	tail = LD_ACQ(&ch->h->tail);
 	head = LD_ACQ(&ch->h->head);
+	if (ch->kind == SHMKIT_CHAN_SPSC) { /* bit 0: a record's promise */
+		tail &= ~R_POS_SKIP;
+		head &= ~R_POS_SKIP;
+	}
 	if (ch->kind == SHMKIT_CHAN_BROADCAST)
 		I.used = tail < ch->cap ? tail : ch->cap;
 	else

@@ -214,17 +214,30 @@ struct chan_ep {
 
 /*
  * SPSC record header: one 64-bit word, published with a release store:
- * bits 63..32 a tag (position / 8, low bits), 31 VALID, 30 PAD, 29..0 the
- * length. A PAD record's length is the number of bytes it skips, to the
- * next cache line or to the end of the ring.
+ *   bits 63..33  a tag: position / 8, low 31 bits
+ *   bit  32      SKIP: the promise this record makes about the next one
+ *   bit  31      VALID
+ *   bit  30      PAD: skip the length's bytes (to the ring's end)
+ *   bits 29..0   the length
+ * The promise (see io.c): with SKIP, the next record either fits in what
+ * is left of this record's last line, right after it, or starts at the
+ * next line, and the reader looks at both places; without it, the next
+ * record starts right after this one (a PAD header there says otherwise).
  */
+#define R_SKIP (UINT64_C(1) << 32)
 #define R_VALID (UINT64_C(1) << 31)
 #define R_PAD (UINT64_C(1) << 30)
 #define R_LEN_MASK (R_PAD - 1)
 #define R_HDR 8u
-/* Records of up to R_LINE bytes never cross a line; longer ones start on
- * one (so a record spans exactly the lines its length needs). */
+#define R_TAG(pos) ((((pos) >> 3) & UINT64_C(0x7fffffff)) << 33)
+#define R_TAG_OK(w, pos) (((w) >> 33) == (((pos) >> 3) & UINT64_C(0x7fffffff)))
+/* A position's line, and the next line's start. */
 #define R_LINE 64u
+#define R_NEXT_LINE(pos) (((pos) | (R_LINE - 1)) + 1)
+/* Line starts the writer keeps zeroed beyond the one it writes next. */
+#define R_ZERO_AHEAD 2u
+/* head and tail carry, in bit 0, the promise of the record before them. */
+#define R_POS_SKIP UINT64_C(1)
 
 /*
  * MPMC and broadcast slots: one 64-bit word, then the payload at +8. The
@@ -324,6 +337,10 @@ struct shmkit_chan {
 	uint64_t pos;            /* SPSC: tail (writer) / head (reader);
 				    broadcast: messages written / cursor */
 	uint64_t cache;          /* SPSC writer: last head read */
+	uint64_t zero_to;        /* SPSC writer: line starts up to here are 0 */
+	uint8_t skip;            /* SPSC: the promise of the last record
+				    published (writer) or consumed (reader) */
+	uint8_t pend_skip;       /* SPSC peek: the promise of the one peeked */
 	uint64_t wstream;        /* writer: WS_STREAM() of the stream it is in */
 	uint64_t min_cursor;     /* lossless broadcast writer: slowest reader */
 	uint64_t rd_opens;       /* ... and h->opens[READER] when it looked */
@@ -333,10 +350,12 @@ struct shmkit_chan {
 	uint64_t pend_next;      /* SPSC peek: position after it */
 	uint64_t pend_seq;       /* broadcast peek: slot sequence seen */
 	uint32_t pend_len;       /* reserved or peeked length */
-	uint32_t pend_pad;       /* SPSC reserve: pad bytes before it */
+	uint32_t pend_pad;       /* SPSC reserve: bytes skipped before it */
+	uint32_t pend_padw;      /* SPSC reserve: ... of which a PAD spells out */
 	uint8_t *pend_ptr;
 	/* Waiting and liveness (slow path). */
 	int64_t spin_ns;
+	int64_t spin_more;       /* adaptive: extra spin learned (see wait.c) */
 	int64_t live_last;       /* CLOCK_MONOTONIC ns of the last check */
 	uint64_t opens_seen;     /* the peers' role registrations at open */
 	uint64_t leaves_seen;    /* h->leaves at the last liveness pass */
@@ -437,6 +456,31 @@ static inline void chan_cpu_relax(void)
 #endif
 }
 
+static inline uint64_t *spsc_word(const shmkit_chan *ch, uint64_t pos)
+{
+	return (uint64_t *)(ch->ring + (pos & ch->mask));
+}
+
+/*
+ * The header of the record at pos, or 0: where the last record promised a
+ * skip (and pos is inside a line), the record may instead start at the
+ * next line, and then the word at pos stays 0 (*pos moves there). A PAD is
+ * only ever at pos itself.
+ */
+static inline uint64_t spsc_header(const shmkit_chan *ch, uint64_t *pos,
+				   int skip)
+{
+	uint64_t w = LD_ACQ(spsc_word(ch, *pos)), ls;
+
+	if (w || !skip || !(*pos & (R_LINE - 1)))
+		return w;
+	ls = R_NEXT_LINE(*pos);
+	w = LD_ACQ(spsc_word(ch, ls));
+	if (w)
+		*pos = ls;
+	return w;
+}
+
 static inline struct chan_slot *chan_slot_at(const shmkit_chan *ch,
 					     uint64_t pos)
 {
@@ -512,7 +556,8 @@ static inline void chan_count(shmkit_chan *ch, size_t len)
 	ST_RLX(&ch->me->bytes, ch->bytes);
 }
 
-/* Is skip a PAD that a writer could have made at ring offset off? */
+/* Is skip a PAD that a writer could have made at ring offset off? It
+ * ends where a line starts (the ring's end is one). */
 static inline int shmkit__chan_pad_ok(const shmkit_chan *ch, uint64_t off,
 				      uint64_t skip)
 {

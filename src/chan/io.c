@@ -93,57 +93,121 @@ static inline uint64_t spsc_rec(uint64_t len)
 
 static inline uint64_t spsc_hdr(uint64_t pos, uint64_t word)
 {
-	return ((uint64_t)(uint32_t)(pos >> 3) << 32) | word;
+	return R_TAG(pos) | word;
 }
 
-static inline uint64_t *spsc_word(const shmkit_chan *ch, uint64_t pos)
+/* The lines a record of rec bytes touches from line offset in_line. */
+static inline uint64_t spsc_lines(uint64_t in_line, uint64_t rec)
 {
-	return (uint64_t *)(ch->ring + (pos & ch->mask));
+	return (in_line + rec + R_LINE - 1) / R_LINE;
 }
 
-/* Bytes to skip at ring offset off before a record of rec bytes. */
-static inline uint64_t spsc_pad(const shmkit_chan *ch, uint64_t off,
-				uint64_t rec)
+/* The promise a record makes (R_SKIP) depends only on its own size: after
+ * a small one the next may move to a new line; after a large one it
+ * follows at once, so streams of messages of 57..64+ bytes stay packed. */
+static inline uint8_t spsc_promise(uint64_t rec)
 {
-	uint64_t in_line = off & (R_LINE - 1), pad = 0;
+	return rec <= R_LINE;
+}
 
-	if (rec <= R_LINE ? in_line + rec > R_LINE : in_line != 0)
-		pad = R_LINE - in_line;
-	if (off + pad + rec > ch->cap)
-		pad = ch->cap - off;
-	return pad;
+/*
+ * Where the record of rec bytes after position pos starts: at pos, or at
+ * the next line start (implicitly when the last record promised SKIP, else
+ * behind a PAD at pos), or, past the end of the ring, at its start behind
+ * a PAD at pos. *ret_pad gets the PAD's length (0: none).
+ *
+ * A record starts at pos when it touches no more lines from there than
+ * from a line start: a small one that fits in the line, a large one
+ * (after a record without SKIP, which is the only way one may run into the
+ * next line) of a length that costs no extra line. So a message of up to
+ * 56 bytes is in one line, and a longer one touches as few lines as its
+ * length needs, which for 65..72-byte records is two from anywhere.
+ */
+static inline uint64_t spsc_place(const shmkit_chan *ch, uint64_t pos,
+				  uint64_t rec, uint64_t *ret_pad)
+{
+	uint64_t off = pos & ch->mask, in_line = off & (R_LINE - 1);
+	uint64_t start = pos;
+
+	*ret_pad = 0;
+	if (in_line && spsc_lines(in_line, rec) > spsc_lines(0, rec))
+		start = R_NEXT_LINE(pos);
+	else if (in_line && rec > R_LINE && ch->skip)
+		start = R_NEXT_LINE(pos); /* it would run into a polled line */
+	if ((start & ch->mask) + rec > ch->cap && (start & ch->mask)) {
+		*ret_pad = ch->cap - off; /* to the ring's start, always a PAD */
+		return pos + *ret_pad;
+	}
+	if (start != pos && !ch->skip)
+		*ret_pad = start - pos; /* no promise: the skip is spelt out */
+	return start;
+}
+
+/*
+ * After a publication, off the reader's path: zero the first word of the
+ * next R_ZERO_AHEAD lines that are free (the reader has released them), so
+ * that when a later record ends on a line boundary, or promises a skip to
+ * the next line, the word the reader will look at there already reads 0,
+ * and that commit need not first take the line from the reader's cache,
+ * which would hold back its own publication for a round trip (x86 makes
+ * stores visible in order). These stores come before the next record's
+ * release store, which the reader must see before it looks at any of
+ * those lines.
+ */
+static inline void spsc_zero_ahead(shmkit_chan *ch, uint64_t next)
+{
+	uint64_t x = R_NEXT_LINE(next);
+	uint64_t last = x + (R_ZERO_AHEAD - 1) * R_LINE;
+
+	if (ch->zero_to >= x)
+		x = ch->zero_to + R_LINE;
+	for (; x <= last && x + R_HDR - ch->cache <= ch->cap; x += R_LINE) {
+		ST_RLX(spsc_word(ch, x), 0);
+		ch->zero_to = x;
+	}
+}
+
+/* Before a record ending at next (with promise skip) is published, the
+ * words the reader will look at next must read 0: the one at next, and
+ * for a promise of a skip the next line's first. Returns the end of the
+ * room that needs (the ring must be free up to there). */
+static inline uint64_t spsc_needs(uint64_t next, uint8_t skip)
+{
+	return (skip && (next & (R_LINE - 1)) ? R_NEXT_LINE(next) : next) +
+	       R_HDR;
 }
 
 /* Room for a record of len at ch->pos: 0, -EAGAIN, or -EPROTO. */
 static inline int spsc_room(shmkit_chan *ch, uint64_t len, uint64_t *ret_pad)
 {
-	uint64_t pos = ch->pos, rec = spsc_rec(len), off = pos & ch->mask;
-	uint64_t pad = spsc_pad(ch, off, rec);
-	uint64_t need = pad + rec + R_HDR; /* + the next record's header */
+	uint64_t pos = ch->pos, rec = spsc_rec(len);
+	uint64_t start = spsc_place(ch, pos, rec, ret_pad);
+	uint64_t end = spsc_needs(start + rec, spsc_promise(rec));
 
-	*ret_pad = pad;
-	if (CHAN_LIKELY(pos + need - ch->cache <= ch->cap))
+	if (CHAN_LIKELY(end - ch->cache <= ch->cap))
 		return 0;
 	{
-		uint64_t head = LD_ACQ(&ch->h->head);
+		uint64_t head = LD_ACQ(&ch->h->head) & ~R_POS_SKIP;
 		if (head > pos || pos - head > ch->cap || (head & 7))
 			return -EPROTO;
 		ch->cache = head;
-		return pos + need - head <= ch->cap ? 0 : -EAGAIN;
+		return end - head <= ch->cap ? 0 : -EAGAIN;
 	}
 }
 
 static inline int spsc_reserve(shmkit_chan *ch, size_t len, void **ret)
 {
-	uint64_t pad;
+	uint64_t pad, start;
 	int r = spsc_room(ch, len, &pad);
 
 	if (CHAN_UNLIKELY(r < 0))
 		return r;
+	start = spsc_place(ch, ch->pos, spsc_rec(len), &pad);
 	ch->pend_pos = ch->pos;
-	ch->pend_pad = (uint32_t)pad;
+	ch->pend_pad = (uint32_t)(start - ch->pos); /* implicit skips too */
+	ch->pend_padw = (uint32_t)pad;
 	ch->pend_len = (uint32_t)len;
-	ch->pend_ptr = ch->ring + ((ch->pos + pad) & ch->mask) + R_HDR;
+	ch->pend_ptr = ch->ring + (start & ch->mask) + R_HDR;
 	ch->pend = PEND_RESERVE;
 	*ret = ch->pend_ptr;
 	return 0;
@@ -152,16 +216,27 @@ static inline int spsc_reserve(shmkit_chan *ch, size_t len, void **ret)
 static inline void spsc_commit(shmkit_chan *ch, size_t n)
 {
 	uint64_t pos = ch->pend_pos, start = pos + ch->pend_pad;
-	uint64_t next = start + spsc_rec(n);
+	uint64_t rec = spsc_rec(n), next = start + rec;
+	uint8_t skip = spsc_promise(rec);
 
-	ST_RLX(spsc_word(ch, next), 0);
-	ST_REL(spsc_word(ch, start), spsc_hdr(start, R_VALID | n));
-	if (ch->pend_pad)
+	/* Committing less than reserved can only leave more room. The words
+	 * the reader looks at after ours must read 0 before ours is seen:
+	 * inside our last line that is cheap, a line start may be zeroed
+	 * already (spsc_zero_ahead). */
+	if ((next & (R_LINE - 1)) || next > ch->zero_to)
+		ST_RLX(spsc_word(ch, next), 0);
+	if (skip && (next & (R_LINE - 1)) && R_NEXT_LINE(next) > ch->zero_to)
+		ST_RLX(spsc_word(ch, R_NEXT_LINE(next)), 0);
+	ST_REL(spsc_word(ch, start),
+	       spsc_hdr(start, R_VALID | (skip ? R_SKIP : 0) | n));
+	if (ch->pend_padw)
 		ST_REL(spsc_word(ch, pos),
-		       spsc_hdr(pos, R_VALID | R_PAD | ch->pend_pad));
-	ST_REL(&ch->h->tail, next);
+		       spsc_hdr(pos, R_VALID | R_PAD | ch->pend_padw));
+	ST_REL(&ch->h->tail, next | skip);
 	ch->pos = next;
+	ch->skip = skip;
 	ch->pend = PEND_NONE;
+	spsc_zero_ahead(ch, next);
 	chan_published(ch, SIDE_RD);
 	chan_count(ch, n);
 }
@@ -170,24 +245,28 @@ static inline void spsc_commit(shmkit_chan *ch, size_t n)
 static inline int spsc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 			    size_t *ret_len)
 {
-	uint64_t pos = ch->pos;
+	uint64_t pos = ch->pos, at;
+	int skip = ch->skip;
 
 	for (;;) {
-		uint64_t off = pos & ch->mask, w, n;
+		uint64_t off, w, n;
 
-		w = LD_ACQ(spsc_word(ch, pos));
+		at = pos;
+		w = spsc_header(ch, &pos, skip);
 		if (!(w & R_VALID)) {
-			ch->pos = pos;
+			ch->pos = at;
 			return w == 0 ? -EAGAIN : -EPROTO;
 		}
-		if ((uint32_t)(w >> 32) != (uint32_t)(pos >> 3))
+		if (!R_TAG_OK(w, pos))
 			return -EPROTO;
+		off = pos & ch->mask;
 		if (w & R_PAD) {
-			uint64_t skip = w & R_LEN_MASK;
+			uint64_t skip_by = w & R_LEN_MASK;
 
-			if (!shmkit__chan_pad_ok(ch, off, skip))
+			if (pos != at || !shmkit__chan_pad_ok(ch, off, skip_by))
 				return -EPROTO;
-			pos += skip;
+			pos += skip_by;
+			skip = 0; /* it lands on a line start */
 			continue;
 		}
 		n = w & R_LEN_MASK;
@@ -198,6 +277,7 @@ static inline int spsc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 			return -EMSGSIZE;
 		ch->pend_pos = pos;
 		ch->pend_next = pos + spsc_rec(n);
+		ch->pend_skip = !!(w & R_SKIP);
 		ch->pend_len = (uint32_t)n;
 		ch->pend = PEND_PEEK;
 		*ret = ch->ring + off + R_HDR;
@@ -208,8 +288,9 @@ static inline int spsc_peek(shmkit_chan *ch, size_t limit, const void **ret,
 
 static inline void spsc_release(shmkit_chan *ch)
 {
-	ST_REL(&ch->h->head, ch->pend_next);
+	ST_REL(&ch->h->head, ch->pend_next | ch->pend_skip);
 	ch->pos = ch->pend_next;
+	ch->skip = ch->pend_skip;
 	ch->pend = PEND_NONE;
 	chan_published(ch, SIDE_WR);
 	chan_count(ch, ch->pend_len);
@@ -799,8 +880,10 @@ int shmkit__chan_ready(shmkit_chan *ch)
 {
 	if (ch->role == SHMKIT_CHAN_READER) {
 		switch (ch->kind) {
-		case SHMKIT_CHAN_SPSC:
-			return LD_ACQ(spsc_word(ch, ch->pos)) != 0;
+		case SHMKIT_CHAN_SPSC: {
+			uint64_t pos = ch->pos;
+			return spsc_header(ch, &pos, ch->skip) != 0;
+		}
 		case SHMKIT_CHAN_MPMC: {
 			uint64_t pos = LD_ACQ(&ch->h->head);
 			uint64_t seq = LD_ACQ(&chan_slot_at(ch, pos)->seq);

@@ -91,6 +91,8 @@
 #define BACKOFF_MAX 256u
 #define SHARE_NS (1000 * INT64_C(1000))
 #define TIMER_NS (100 * INT64_C(1000000))
+#define SPIN_MORE_MAX 8                 /* learned spin: at most 8 x spin_ns */
+#define IDLE_NS (1000 * INT64_C(1000)) /* a wait this long: a quiet channel */
 #define WAKE_PREFIX "shmkit."
 #define EV_SOCK UINT32_MAX
 #define EV_TIMER (UINT32_MAX - 1)
@@ -496,10 +498,44 @@ int shmkit__chan_nowait(shmkit_chan *ch, shmkit__chan_try_fn try_fn,
 	return check(ch, try_fn, arg);
 }
 
+/*
+ * Adaptive waiting learns how long to spin. A wait that ended soon after
+ * the handle fell asleep (within a few spin times) would have been caught
+ * by spinning a little longer, and sleeping cost it a wake-up, which on a
+ * VM whose idle vCPU the host has put away takes tens of microseconds: long
+ * enough for the peer's own spin to run out, after which both sides sleep
+ * on every message, each waiting for the other's slow wake-up. So such a
+ * wait doubles an extra spin (up to SPIN_MORE_MAX times spin_ns); a message
+ * caught early in the spin halves it; a long quiet wait drops it.
+ */
+static void learn_spun(shmkit_chan *ch, int64_t waited)
+{
+	if (waited < ch->spin_ns)
+		ch->spin_more >>= 1;
+}
+
+static void learn_slept(shmkit_chan *ch, int64_t waited)
+{
+	int64_t more;
+
+	if (ch->mode != SHMKIT_CHAN_ADAPTIVE || ch->share_cpu)
+		return;
+	if (waited >= IDLE_NS) {
+		ch->spin_more = 0;
+		return;
+	}
+	if (waited >= 4 * (ch->spin_ns + ch->spin_more))
+		return;
+	more = ch->spin_more ? 2 * ch->spin_more : ch->spin_ns;
+	ch->spin_more = more < SPIN_MORE_MAX * ch->spin_ns
+				? more
+				: SPIN_MORE_MAX * ch->spin_ns;
+}
+
 int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 		      void *arg, int64_t timeout_ns)
 {
-	int64_t now = shmkit__chan_now(), deadline, slice;
+	int64_t now = shmkit__chan_now(), deadline, slice, t0 = now;
 	uint32_t v;
 	int r, i;
 
@@ -509,7 +545,7 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 	if (ch->mode != SHMKIT_CHAN_BLOCK) {
 		int64_t spin_end = ch->mode == SHMKIT_CHAN_SPIN
 					   ? INT64_MAX
-					   : now + ch->spin_ns;
+					   : now + ch->spin_ns + ch->spin_more;
 		/*
 		 * Catching up with a streaming peer: several messages since the
 		 * last wait mean the peer runs ahead, and polling the line it
@@ -545,8 +581,10 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 				else
 					chan_cpu_relax();
 				r = try_fn(ch, arg);
-				if (r != -EAGAIN)
+				if (r != -EAGAIN) {
+					learn_spun(ch, now - t0);
 					return r;
+				}
 			}
 			now = shmkit__chan_now();
 			note_cpu(ch, now);
@@ -582,8 +620,10 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 		futex_wait(chan_futex_word(ch, side), v, slice);
 		sleep_end(ch, side);
 		r = try_fn(ch, arg);
-		if (r != -EAGAIN)
+		if (r != -EAGAIN) {
+			learn_slept(ch, shmkit__chan_now() - t0);
 			return r;
+		}
 		now = shmkit__chan_now();
 		if (now >= deadline)
 			return expire(ch, now, try_fn, arg);
