@@ -323,8 +323,7 @@ static void killed_writer_fails_recv(void)
 	char spec[128], out[512], err[512], want[64];
 	struct proc rx;
 	pid_t pid;
-	int p[2], st;
-	char c;
+	int st;
 
 	need_cli();
 	if (test_skipped_)
@@ -332,21 +331,7 @@ static void killed_writer_fails_recv(void)
 	snprintf(spec, sizeof(spec), "posix:%s", test_name("clik"));
 	ASSERT_EQ(run(NULL, ARGS("create", spec, "--kind", "spsc"), NULL, 0), 0);
 	rx = start(NULL, ARGS("recv", spec));
-	ASSERT(pipe(p) == 0);
-	pid = fork();
-	ASSERT(pid >= 0);
-	if (pid == 0) {
-		shmkit_chan *w;
-		if (shmkit_chan_open(spec, SHMKIT_CHAN_WRITER, &w) < 0 ||
-		    shmkit_chan_send(w, "partial", 7, 0) < 0 ||
-		    write(p[1], "w", 1) != 1)
-			_exit(2);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	ASSERT_EQ(read(p[0], &c, 1), 1);
-	close(p[0]);
+	pid = chan_holder(spec, SHMKIT_CHAN_WRITER, "partial", 7);
 	kill(pid, SIGKILL);
 	st = test_wait_child(pid, 5000, "writer");
 	ASSERT(WIFSIGNALED(st));

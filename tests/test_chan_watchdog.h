@@ -327,6 +327,40 @@ static int chan_wd_run(const char *area, const test_case *cases, size_t n)
 	return test_run(area, wrapped, n);
 }
 
+/*
+ * A peer that holds an endpoint and nothing more: a child that opens spec
+ * as role, sends msg (if any, as a writer), says it is ready and sleeps
+ * until it is killed. Returns its pid once it is ready; the caller kills
+ * and reaps it.
+ */
+static inline pid_t chan_holder(const char *spec, shmkit_chan_role role,
+				const void *msg, size_t len)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	ASSERT(pipe(p) == 0);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		shmkit_chan *ch;
+
+		close(p[0]);
+		if (shmkit_chan_open(spec, role, &ch) < 0 ||
+		    (msg && shmkit_chan_send(ch, msg, len, 0) < 0) ||
+		    write(p[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1)
+		FAIL_("the endpoint holder %d never got ready", (int)pid);
+	close(p[0]);
+	return pid;
+}
+
 /* TEST_MAIN with a watchdog on every case. */
 #define CHAN_TEST_MAIN(area, ...)                                             \
 	int main(void)                                                        \
