@@ -21,6 +21,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -85,14 +86,41 @@ static int reserve(int fd, size_t from, size_t len)
  * signal dispositions, so a size the limit refuses is refused here first,
  * -EFBIG, as the calls themselves say when the signal is ignored. Only
  * growth is checked: shrinking, and undoing a grow, never raise it.
+ *
+ * A getrlimit() on every create cost the cheap creates (memfd, posix at
+ * 4 KiB) a tenth of their time, so the limit is read once per process,
+ * again in a forked child (which may set its own before it creates), and
+ * again whenever a size reaches the one read: a limit raised later is
+ * seen, one lowered later by the process itself is the kernel's to
+ * enforce, with SIGXFSZ.
  */
+static uint64_t fsize_limit; /* 0: not read here yet; relaxed atomics */
+static pthread_once_t fsize_once = PTHREAD_ONCE_INIT;
+
+static void fsize_forget(void)
+{
+	__atomic_store_n(&fsize_limit, 0, __ATOMIC_RELAXED);
+}
+
+static void fsize_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, fsize_forget);
+}
+
 static int within_fsize(size_t size)
 {
+	uint64_t lim = __atomic_load_n(&fsize_limit, __ATOMIC_RELAXED);
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_FSIZE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+	if (lim && (uint64_t)size <= lim)
 		return 0;
-	return (uint64_t)size > (uint64_t)rl.rlim_cur ? -EFBIG : 0;
+	(void)pthread_once(&fsize_once, fsize_init);
+	if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 0;
+	lim = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+	if (lim) /* a limit of 0 is read again each time */
+		__atomic_store_n(&fsize_limit, lim, __ATOMIC_RELAXED);
+	return (uint64_t)size > lim ? -EFBIG : 0;
 }
 
 static int truncate_to(int fd, size_t size)

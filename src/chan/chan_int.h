@@ -356,6 +356,7 @@ struct shmkit_chan {
 	/* Waiting and liveness (slow path). */
 	int64_t spin_ns;
 	int64_t spin_more;       /* adaptive: extra spin learned (see wait.c) */
+	int64_t learn_at;        /* when spin_more last grew or halved */
 	int64_t live_last;       /* CLOCK_MONOTONIC ns of the last check */
 	uint64_t opens_seen;     /* the peers' role registrations at open */
 	uint64_t leaves_seen;    /* h->leaves at the last liveness pass */

@@ -93,6 +93,7 @@
 #define TIMER_NS (100 * INT64_C(1000000))
 #define SPIN_MORE_MAX 8                 /* learned spin: at most 8 x spin_ns */
 #define IDLE_NS (1000 * INT64_C(1000)) /* a wait this long: a quiet channel */
+#define LEARN_NS (100 * INT64_C(1000000)) /* the extra spin's half-life */
 #define WAKE_PREFIX "shmkit."
 #define EV_SOCK UINT32_MAX
 #define EV_TIMER (UINT32_MAX - 1)
@@ -499,37 +500,43 @@ int shmkit__chan_nowait(shmkit_chan *ch, shmkit__chan_try_fn try_fn,
 }
 
 /*
- * Adaptive waiting learns how long to spin. A wait that ended soon after
- * the handle fell asleep (within a few spin times) would have been caught
- * by spinning a little longer, and sleeping cost it a wake-up, which on a
- * VM whose idle vCPU the host has put away takes tens of microseconds: long
- * enough for the peer's own spin to run out, after which both sides sleep
- * on every message, each waiting for the other's slow wake-up. So such a
- * wait doubles an extra spin (up to SPIN_MORE_MAX times spin_ns); a message
- * caught early in the spin halves it; a long quiet wait drops it.
+ * Adaptive waiting learns how long to spin. A wait that had to sleep but
+ * got its message within IDLE_NS is part of a live exchange that spinning
+ * longer might have caught, and on a VM a sleep is dear: the host puts the
+ * idle vCPU away and waking it takes tens to hundreds of microseconds, so
+ * the peer's own spin runs out too and both sides then sleep on every
+ * message. (On the test VM a peer stalls for 20-50 us in about 1.5% of the
+ * round trips of a ping-pong; with the default 20 us spin each such stall
+ * became a sleep, and the p99 a wake-up.) So each such sleep doubles an
+ * extra spin, up to SPIN_MORE_MAX times spin_ns; every LEARN_NS without
+ * such a sleep halves it (by time, not by message: the stalls it is for
+ * come every few milliseconds, between thousands of quick hand-offs); a
+ * sleep even at the longest spin (the peer is slower than spinning can
+ * cover), or a wait of over IDLE_NS (a quiet channel), drops it. What the
+ * extra spin costs is CPU in waits that would have slept anyway.
  */
-static void learn_spun(shmkit_chan *ch, int64_t waited)
+static void learn_spun(shmkit_chan *ch, int64_t now)
 {
-	if (waited < ch->spin_ns)
+	if (ch->spin_more && now - ch->learn_at >= LEARN_NS) {
 		ch->spin_more >>= 1;
+		ch->learn_at = now;
+	}
 }
 
-static void learn_slept(shmkit_chan *ch, int64_t waited)
+static void learn_slept(shmkit_chan *ch, int64_t t0, int64_t waited)
 {
-	int64_t more;
+	int64_t cap = SPIN_MORE_MAX * ch->spin_ns;
 
 	if (ch->mode != SHMKIT_CHAN_ADAPTIVE || ch->share_cpu)
 		return;
-	if (waited >= IDLE_NS) {
+	if (waited >= IDLE_NS || ch->spin_more >= cap) {
 		ch->spin_more = 0;
 		return;
 	}
-	if (waited >= 4 * (ch->spin_ns + ch->spin_more))
-		return;
-	more = ch->spin_more ? 2 * ch->spin_more : ch->spin_ns;
-	ch->spin_more = more < SPIN_MORE_MAX * ch->spin_ns
-				? more
-				: SPIN_MORE_MAX * ch->spin_ns;
+	ch->spin_more = !ch->spin_more	       ? ch->spin_ns
+			: 2 * ch->spin_more < cap ? 2 * ch->spin_more
+						  : cap;
+	ch->learn_at = t0 + waited;
 }
 
 int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
@@ -582,7 +589,7 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 					chan_cpu_relax();
 				r = try_fn(ch, arg);
 				if (r != -EAGAIN) {
-					learn_spun(ch, now - t0);
+					learn_spun(ch, now);
 					return r;
 				}
 			}
@@ -621,7 +628,8 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 		sleep_end(ch, side);
 		r = try_fn(ch, arg);
 		if (r != -EAGAIN) {
-			learn_slept(ch, shmkit__chan_now() - t0);
+			now = shmkit__chan_now();
+			learn_slept(ch, t0, now - t0);
 			return r;
 		}
 		now = shmkit__chan_now();
