@@ -102,7 +102,9 @@ typedef enum shmkit_chan_wait {
 				     handle woken soon after it fell asleep
 				     learns to spin longer (at most 8x) */
 	SHMKIT_CHAN_SPIN = 1,     /* never sleep: lowest latency, burns a core */
-	SHMKIT_CHAN_BLOCK = 2     /* sleep at once: least CPU, a wake-up per wait */
+	SHMKIT_CHAN_BLOCK = 2     /* look for about a microsecond, then sleep:
+				     least CPU, a wake-up per wait that is
+				     not answered at once */
 } shmkit_chan_wait;
 
 #define SHMKIT_CHAN_NOWAIT ((int64_t)0)

@@ -22,10 +22,11 @@
 #include <unistd.h>
 
 _Static_assert(sizeof(struct chan_meta) == CHAN_LINE, "meta is one line");
-_Static_assert(sizeof(struct chan_hdr) == 5 * CHAN_LINE, "header lines");
+_Static_assert(sizeof(struct chan_hdr) == 6 * CHAN_LINE, "header lines");
 _Static_assert(offsetof(struct chan_hdr, tail) == CHAN_LINE, "tail line");
 _Static_assert(offsetof(struct chan_hdr, head) == 2 * CHAN_LINE, "head line");
 _Static_assert(offsetof(struct chan_hdr, rd_wait) == 3 * CHAN_LINE, "wait");
+_Static_assert(offsetof(struct chan_hdr, wr_wait) == 4 * CHAN_LINE, "wait");
 _Static_assert(sizeof(struct chan_ep) == CHAN_LINE, "an entry is a line");
 _Static_assert(sizeof(struct chan_slot) == SLOT_HDR, "slot header");
 

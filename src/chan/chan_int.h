@@ -5,7 +5,7 @@
  * A channel is one contiguous region (at a 128-byte aligned offset of a
  * segment):
  *
- *   struct chan_hdr     640 bytes: an immutable, checksummed description,
+ *   struct chan_hdr     768 bytes: an immutable, checksummed description,
  *                       then one 128-byte line per party that writes it
  *   struct chan_ep[n]   one 128-byte line per endpoint (owner writes it)
  *   ring                SPSC: byte ring; MPMC/BROADCAST: n slots
@@ -97,25 +97,22 @@ struct chan_hdr {
 	uint64_t head;
 	uint8_t pad2[CHAN_LINE - 8];
 	/*
-	 * Waiting. rd_wait/wr_wait count readers/writers that wait (W_* fields
-	 * below); each endpoint adds only what its own wflags record, so a dead
-	 * one's share can be taken back. A publisher reads the other side's word
-	 * after every publication and enters the kernel only when it is nonzero.
-	 * The futex words are bumped by whoever wakes that side.
+	 * Waiting, one line per side. rd_wait/wr_wait count readers/writers
+	 * that wait (W_* fields below); each endpoint adds only what its own
+	 * wflags record, so a dead one's share can be taken back. A publisher
+	 * reads the other side's word after every publication and enters the
+	 * kernel only when it asks for that. The futex words are bumped by
+	 * whoever wakes that side. The two sides are apart so that a side
+	 * registering its sleepers does not take from the other side the line
+	 * it reads after each message (they shared one: a blocking stream
+	 * spent most of its time in that load).
 	 */
 	uint64_t rd_wait;
-	uint64_t wr_wait;
 	uint32_t rd_futex;
+	uint8_t pad3[CHAN_LINE - 12];
+	uint64_t wr_wait;
 	uint32_t wr_futex;
-	/*
-	 * The stream (WS_* below): how many writers have left it, whether one
-	 * died or shut it down, and its generation. Changed only by CAS, by
-	 * writers as they join and leave and by whoever reclaims a dead one.
-	 * Writers load it before each message (it shares the line they read
-	 * after each message anyway); readers only when the channel is empty.
-	 */
-	uint64_t wstate;
-	uint8_t pad3[CHAN_LINE - 32];
+	uint8_t pad4[CHAN_LINE - 12];
 	/* Bookkeeping, rarely written (fetch-add by anyone). */
 	uint64_t opens[3];      /* registrations per role, ever */
 	uint64_t sent_closed;   /* messages of endpoints that are gone */
@@ -126,7 +123,15 @@ struct chan_hdr {
 	uint64_t dropped;
 	uint64_t reclaimed;
 	uint64_t leaves;        /* endpoints closed or reclaimed, ever */
-	uint8_t pad4[CHAN_LINE - 88];
+	/*
+	 * The stream (WS_* below): how many writers have left it, whether one
+	 * died or shut it down, and its generation. Changed only by CAS, by
+	 * writers as they join and leave and by whoever reclaims a dead one.
+	 * Writers load it before each message (this line changes only when an
+	 * endpoint comes or goes); readers only when the channel is empty.
+	 */
+	uint64_t wstate;
+	uint8_t pad5[CHAN_LINE - 96];
 };
 
 /*
