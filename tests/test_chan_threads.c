@@ -273,6 +273,65 @@ static void broadcast_threads(void)
 		    SHMKIT_CHAN_ADAPTIVE, 0);
 }
 
+/*
+ * Regression: an SPSC reader found the word at its position still zero,
+ * then, in the instant before it looked at the next line, the writer
+ * published a record there and the one after it on the next line; the
+ * reader took the second and lost the first (TSan's timing showed it in
+ * test_chan_backends). 40-byte records skip to a new line every other
+ * message, and a spinning reader sits right at the writer's heels, so the
+ * window is crossed thousands of times a second here.
+ */
+static void *skip_writer(void *p)
+{
+	shmkit_chan *w = p;
+	uint32_t i;
+
+	for (i = 0; i < 400000; i++) {
+		uint32_t b[8] = {i};
+		if (shmkit_chan_send(w, b, 32, SHMKIT_CHAN_MS(20000)) < 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void spsc_skip_race(void)
+{
+	shmkit_chan_opts o = {0};
+	shmkit_seg *seg;
+	shmkit_chan *adm, *w, *r;
+	pthread_t th;
+	uint32_t i, b[16];
+	void *ret;
+	size_t sz;
+
+	o.kind = SHMKIT_CHAN_SPSC;
+	o.capacity = 4096;
+	o.max_msg = 64;
+	ASSERT_OK(shmkit_chan_size(&o, &sz));
+	ASSERT_OK(shmkit_create("anon:", sz, NULL, &seg));
+	ASSERT_OK(shmkit_chan_create_in(seg, 0, &o, &adm));
+	chan_wd_watch(adm);
+	ASSERT_OK(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_WRITER, &w));
+	ASSERT_OK(shmkit_chan_open_in(seg, 0, SHMKIT_CHAN_READER, &r));
+	ASSERT_OK(shmkit_chan_set_wait(w, SHMKIT_CHAN_SPIN, 0));
+	ASSERT_OK(shmkit_chan_set_wait(r, SHMKIT_CHAN_SPIN, 0));
+	ASSERT(pthread_create(&th, NULL, skip_writer, w) == 0);
+	for (i = 0; i < 400000; i++) {
+		ssize_t n = shmkit_chan_recv(r, b, sizeof(b),
+					     SHMKIT_CHAN_MS(20000));
+		if (n != 32 || b[0] != i)
+			FAIL_("message %u: got %zd bytes, number %u", i, n,
+			      n == 32 ? b[0] : 0);
+	}
+	ASSERT(pthread_join(th, &ret) == 0);
+	ASSERT(ret == NULL);
+	ASSERT_OK(shmkit_chan_close(w));
+	ASSERT_OK(shmkit_chan_close(r));
+	ASSERT_OK(shmkit_chan_close(adm));
+	ASSERT_OK(shmkit_destroy(seg));
+}
+
 static void fd_threads(void)
 {
 	run_threads(SHMKIT_CHAN_SPSC, 1, 1, 3000, 256, 64, SHMKIT_CHAN_ADAPTIVE,
@@ -281,5 +340,6 @@ static void fd_threads(void)
 		    1);
 }
 
-CHAN_TEST_MAIN("chan_threads", TEST(spsc_threads), TEST(mpmc_threads),
+CHAN_TEST_MAIN("chan_threads", TEST(spsc_threads), TEST(spsc_skip_race),
+	       TEST(mpmc_threads),
 	  TEST(broadcast_threads), TEST(fd_threads))

@@ -467,24 +467,36 @@ static inline uint64_t *spsc_word(const shmkit_chan *ch, uint64_t pos)
 	return (uint64_t *)(ch->ring + (pos & ch->mask));
 }
 
+/* For tests: called between the two looks of spsc_header(). */
+SHMKIT__HIDDEN extern void (*shmkit__chan_skip_hook)(void);
+
 /*
  * The header of the record at pos, or 0: where the last record promised a
  * skip (and pos is inside a line), the record may instead start at the
  * next line, and then the word at pos stays 0 (*pos moves there). A PAD is
- * only ever at pos itself.
+ * only ever at pos itself. Found something at the next line, it looks at
+ * pos again: between its two looks the writer may have published a record
+ * at pos and the next one after it, and the one at pos comes first (the
+ * acquire load that saw the second makes the first visible).
  */
 static inline uint64_t spsc_header(const shmkit_chan *ch, uint64_t *pos,
 				   int skip)
 {
-	uint64_t w = LD_ACQ(spsc_word(ch, *pos)), ls;
+	uint64_t w = LD_ACQ(spsc_word(ch, *pos)), ls, at_ls;
 
 	if (w || !skip || !(*pos & (R_LINE - 1)))
 		return w;
+	if (CHAN_UNLIKELY(shmkit__chan_skip_hook != NULL))
+		shmkit__chan_skip_hook();
 	ls = R_NEXT_LINE(*pos);
-	w = LD_ACQ(spsc_word(ch, ls));
+	at_ls = LD_ACQ(spsc_word(ch, ls));
+	if (!at_ls)
+		return 0;
+	w = LD_ACQ(spsc_word(ch, *pos));
 	if (w)
-		*pos = ls;
-	return w;
+		return w;
+	*pos = ls;
+	return at_ls;
 }
 
 static inline struct chan_slot *chan_slot_at(const shmkit_chan *ch,

@@ -50,6 +50,8 @@
  */
 #include "chan_int.h"
 
+void (*shmkit__chan_skip_hook)(void);
+
 /* Under TSan the broadcast payload is copied with relaxed atomics, so that
  * the seqlock's deliberate read/write overlap is not reported as a race. */
 static inline void copy_in(shmkit_chan *ch, void *dst, const void *src,
