@@ -291,5 +291,7 @@ SHMKIT_EXTERN int shmkit_who(const char *spec, pid_t *pids, size_t max);
 #include "shmkit/chan.h"
 /* Layer 4: lifetime and safety. */
 #include "shmkit/life.h"
+/* Layer 5: managed segments (heaps). */
+#include "shmkit/heap.h"
 
 #endif /* SHMKIT_H */

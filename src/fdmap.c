@@ -107,7 +107,7 @@ static void fsize_init(void)
 	(void)pthread_atfork(NULL, NULL, fsize_forget);
 }
 
-static int within_fsize(size_t size)
+int shmkit__within_fsize(size_t size)
 {
 	uint64_t lim = __atomic_load_n(&fsize_limit, __ATOMIC_RELAXED);
 	struct rlimit rl;
@@ -177,7 +177,7 @@ int shmkit__fd_create_finish(shmkit_seg *seg, int fd, size_t size,
 	r = shmkit__apply_perms(fd, o);
 	if (r < 0)
 		return r;
-	r = within_fsize(size);
+	r = shmkit__within_fsize(size);
 	if (r < 0)
 		return r;
 	r = truncate_to(fd, size);
@@ -233,7 +233,7 @@ int shmkit__fd_resize(shmkit_seg *seg, size_t size)
 	if (seg->flags & SHMKIT_F_RDONLY)
 		return -EBADF;
 	if (size > old) {
-		r = within_fsize(size);
+		r = shmkit__within_fsize(size);
 		if (r < 0)
 			return r;
 		r = truncate_to(seg->fd, size);

@@ -110,6 +110,9 @@ SHMKIT__HIDDEN int shmkit__fd_create_finish(shmkit_seg *seg, int fd,
  * every fd-backed attach. */
 SHMKIT__HIDDEN int shmkit__fd_attach_finish(shmkit_seg *seg, int fd,
 					    const shmkit_opts *o);
+/* -EFBIG if a file of size bytes would exceed RLIMIT_FSIZE (growing past
+ * it raises SIGXFSZ, which kills by default), else 0. */
+SHMKIT__HIDDEN int shmkit__within_fsize(size_t size);
 /* ftruncate (+ reserve when growing) and mremap. */
 SHMKIT__HIDDEN int shmkit__fd_resize(shmkit_seg *seg, size_t size);
 /* The huge page size if fd lives on hugetlbfs (a MFD_HUGETLB memfd, or a

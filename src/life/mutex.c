@@ -52,9 +52,15 @@ static uintptr_t held[HELD_MAX]; /* 0: free; else a held mutex's address */
 unsigned long shmkit__mutex_nheld; /* slots in use; relaxed atomics */
 static pthread_once_t held_once = PTHREAD_ONCE_INIT;
 
+/* This thread's id: gettid() is a system call, which costs a lock more
+ * than the lock itself on a VM; read once per thread, again after fork. */
+static __thread int32_t tid_cache;
+
 static void held_forget_all(void)
 {
 	size_t i;
+
+	tid_cache = 0; /* the child's only thread: the one that forked */
 
 	for (i = 0; i < HELD_MAX; i++)
 		__atomic_store_n(&held[i], 0, __ATOMIC_RELAXED);
@@ -163,7 +169,11 @@ int shmkit_mutex_init(shmkit_mutex *m)
 
 static int32_t self_tid(void)
 {
-	return (int32_t)gettid();
+	if (__builtin_expect(tid_cache == 0, 0)) {
+		(void)pthread_once(&held_once, held_init);
+		tid_cache = (int32_t)gettid();
+	}
+	return tid_cache;
 }
 
 /* Turn what pthread said into what shmkit promises. */
