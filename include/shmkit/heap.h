@@ -66,6 +66,7 @@ typedef uint64_t shmkit_ref;
 #define SHMKIT_HEAP_ALIGN 16u        /* alignment of every block */
 #define SHMKIT_HEAP_NAME_MAX 255     /* longest object name, in bytes */
 #define SHMKIT_HEAP_MIN_SIZE 65536u  /* smallest heap (first part) */
+#define SHMKIT_HEAP_IN_MIN 16384u    /* smallest heap made by create_in */
 
 typedef struct shmkit_heap_opts {
 	/* The largest the heap may grow to, in bytes; 0 means the first
@@ -73,8 +74,8 @@ typedef struct shmkit_heap_opts {
 	uint64_t max_size;
 	/* Permission bits of the heap's object; 0 means 0600. */
 	unsigned int mode;
-	/* SHMKIT_F_* for the segment (PREFAULT, GROUP, NORESERVE, HUGE,
-	 * EPHEMERAL; not RDONLY, OWNER or SEAL). */
+	/* SHMKIT_F_* for the segment: PREFAULT, GROUP, NORESERVE (then
+	 * growth does not reserve either), EPHEMERAL; any other is -EINVAL. */
 	unsigned int flags;
 	gid_t group; /* with SHMKIT_F_GROUP */
 } shmkit_heap_opts;
@@ -100,12 +101,15 @@ SHMKIT_EXTERN int shmkit_heap_open(const char *spec, unsigned int flags,
 				   shmkit_heap **ret);
 
 /*
- * A heap of len bytes at offset in a segment the caller attached (8-byte
- * aligned offset, len >= 4096). Fixed size. The heap uses seg's mapping:
- * close the heap before detaching seg. create_in initialises the range;
- * open_in checks what is there (-EPROTO as shmkit_heap_open). Refs of such
- * a heap are relative to its start, so every process may place the
- * segment at a different address.
+ * A heap of len bytes at offset in a segment the caller attached (offset
+ * a multiple of 16, len >= 16 KiB, the range inside the segment; -EINVAL
+ * otherwise). Fixed size; opts may be NULL, and its max_size 0 or len,
+ * mode and flags 0. The heap uses seg's mapping: close the heap before
+ * detaching seg. create_in initialises the range; open_in checks what is
+ * there (-EPROTO as shmkit_heap_open). Refs of such a heap are relative to
+ * its start, so every process may place the segment at a different
+ * address. shmkit_heap_destroy() of such a heap unmakes it (a later
+ * open_in says -EPROTO) and leaves seg alone.
  */
 SHMKIT_EXTERN int shmkit_heap_create_in(shmkit_seg *seg, size_t offset,
 					size_t len,
@@ -134,14 +138,22 @@ SHMKIT_EXTERN int shmkit_heap_alloc(shmkit_heap *heap, size_t size,
 /* As alloc, zeroed. */
 SHMKIT_EXTERN int shmkit_heap_calloc(shmkit_heap *heap, size_t size,
 				     shmkit_ref *ret);
-/* As alloc, aligned to align (a power of two, 16 to 1 MiB). */
+/*
+ * As alloc, aligned to align: a power of two from 16 up to what the heap
+ * can keep aligned in every process that maps it: 1 MiB on posix:, file:,
+ * memfd: and fd: heaps (each process maps their parts 1 MiB aligned), the
+ * page size on sysv: and anon: ones, and for create_in the largest power
+ * of two that divides offset, at most the page size. -EINVAL beyond.
+ */
 SHMKIT_EXTERN int shmkit_heap_alloc_aligned(shmkit_heap *heap, size_t size,
 					    size_t align, shmkit_ref *ret);
 
 /*
  * Free a block. -EINVAL, changing nothing, for a ref that is not a live
- * allocation of this heap: 0, a double free, a stale ref, a wild value.
- * -EBUSY for a named object (use shmkit_heap_unname()).
+ * allocation of this heap: 0, a double free, a stale ref, a wild value
+ * (and for the second of two frees of one ref racing in two processes).
+ * -EBUSY for a named object (use shmkit_heap_unname()). -EPROTO when what
+ * the heap found in shared memory is corrupt.
  */
 SHMKIT_EXTERN int shmkit_heap_free(shmkit_heap *heap, shmkit_ref ref);
 

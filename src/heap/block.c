@@ -187,19 +187,45 @@ static uint64_t part_start(const shmkit_heap *h, unsigned part)
 
 void shmkit__tx_begin(shmkit_heap *h)
 {
-	h->tx.n = 0;
+	if (h->tx.n) {
+		memset(h->tx.index, 0, sizeof(h->tx.index));
+		h->tx.n = 0;
+	}
+}
+
+static unsigned tx_home(uint64_t addr)
+{
+	return (unsigned)(((addr >> 3) * UINT64_C(0x9e3779b97f4a7c15)) >> 56);
+}
+
+/* The entry for addr, or -1; *ret_slot: where it is or would go. */
+static int tx_find(const shmkit_heap *h, uint64_t addr, unsigned *ret_slot)
+{
+	unsigned i = tx_home(addr);
+
+	for (;; i = (i + 1) % HEAP_TX_INDEX) {
+		unsigned k = h->tx.index[i];
+		if (k == 0) {
+			*ret_slot = i;
+			return -1;
+		}
+		if (h->tx.e[k - 1].addr == addr) {
+			*ret_slot = i;
+			return (int)k - 1;
+		}
+	}
 }
 
 int shmkit__tx_rd(shmkit_heap *h, uint64_t addr, uint64_t *ret)
 {
-	unsigned i;
+	unsigned slot;
 	uint64_t *p;
+	int k = h->tx.n ? tx_find(h, addr, &slot) : -1;
 
-	for (i = h->tx.n; i-- > 0;)
-		if (h->tx.e[i].addr == addr) {
-			*ret = h->tx.e[i].val;
-			return 0;
-		}
+	if (k >= 0) {
+		*ret = h->tx.e[k].val;
+		return 0;
+	}
 	p = word(h, addr);
 	if (!p)
 		return -EPROTO;
@@ -209,34 +235,30 @@ int shmkit__tx_rd(shmkit_heap *h, uint64_t addr, uint64_t *ret)
 
 int shmkit__tx_wr(shmkit_heap *h, uint64_t addr, uint64_t val)
 {
-	unsigned i;
+	unsigned slot, n = h->tx.n;
+	uint64_t *p;
+	int k = tx_find(h, addr, &slot);
 
-	for (i = 0; i < h->tx.n; i++)
-		if (h->tx.e[i].addr == addr) {
-			h->tx.e[i].val = val;
-			return 0;
-		}
-	if (!word(h, addr))
+	if (k >= 0) {
+		h->tx.e[k].val = val;
+		return 0;
+	}
+	if (!(p = word(h, addr)))
 		return -EPROTO;
-	if (h->tx.n == HEAP_LOG_MAX)
+	if (n == HEAP_LOG_MAX)
 		return -EOVERFLOW; /* a transaction larger than designed */
-	h->tx.e[h->tx.n].addr = addr;
-	h->tx.e[h->tx.n].val = val;
-	h->tx.n++;
+	h->tx.e[n].addr = addr;
+	h->tx.e[n].val = val;
+	h->tx.at[n] = p;
+	h->tx.index[slot] = (uint8_t)(n + 1);
+	h->tx.n = n + 1;
 	return 0;
 }
 
 /* Record a store to a word this transaction has not touched yet. */
 static int tx_append(shmkit_heap *h, uint64_t addr, uint64_t val)
 {
-	if (!word(h, addr))
-		return -EPROTO;
-	if (h->tx.n == HEAP_LOG_MAX)
-		return -EOVERFLOW;
-	h->tx.e[h->tx.n].addr = addr;
-	h->tx.e[h->tx.n].val = val;
-	h->tx.n++;
-	return 0;
+	return shmkit__tx_wr(h, addr, val);
 }
 
 /* Apply a committed log: every store, in order. Idempotent. */
@@ -268,10 +290,14 @@ int shmkit__tx_commit(shmkit_heap *h)
 	}
 	st(&hd->log_n, n); /* the commit point */
 	hook(HEAP_HOOK_LOGGED);
-	(void)apply(h, h->tx.e, n); /* every address was checked by tx_wr */
+	for (i = 0; i < n; i++) { /* tx_wr resolved and checked each */
+		st(h->tx.at[i], h->tx.e[i].val);
+		if (i == n / 2)
+			hook(HEAP_HOOK_APPLYING);
+	}
 	st(&hd->log_n, 0);
 	hook(HEAP_HOOK_APPLIED);
-	h->tx.n = 0;
+	shmkit__tx_begin(h);
 	return 0;
 }
 
@@ -335,7 +361,7 @@ int shmkit__heap_lock(shmkit_heap *h)
 
 	if (r < 0 && r != -EOWNERDEAD)
 		return r;
-	h->tx.n = 0;
+	shmkit__tx_begin(h);
 	if (r == -EOWNERDEAD || ld(&h->hdr->log_n) != 0) {
 		int rr = recover(h);
 		if (rr < 0) {
@@ -668,7 +694,7 @@ int shmkit__heap_take(shmkit_heap *h, uint64_t bs, uint64_t align,
 	r = tx_take(h, bs, align, tag, ret);
 	if (r == 0)
 		r = shmkit__tx_commit(h);
-	h->tx.n = 0;
+	shmkit__tx_begin(h);
 	return r;
 }
 
@@ -682,7 +708,7 @@ int shmkit__heap_give(shmkit_heap *h, uint64_t blk, int pend)
 		r = shmkit__tx_wr(h, HA(h, pend[pend]), 0);
 	if (r == 0)
 		r = shmkit__tx_commit(h);
-	h->tx.n = 0;
+	shmkit__tx_begin(h);
 	return r;
 }
 
@@ -800,7 +826,7 @@ int shmkit__heap_grow(shmkit_heap *h, uint64_t need)
 		goto fail;
 	return 0;
 fail:
-	h->tx.n = 0;
+	shmkit__tx_begin(h);
 	h->nmapped = (unsigned)n;
 	munmap(h->base[n], (size_t)want);
 	h->base[n] = NULL;
@@ -828,8 +854,8 @@ int shmkit__heap_refill(shmkit_heap *h, unsigned cls)
 		want = 16;
 	if (want < 2)
 		want = 2;
-	if (want > cache_depth(cls) - c->n)
-		want = cache_depth(cls) - c->n;
+	if (want > h->cache[cls].depth - c->n)
+		want = h->cache[cls].depth - c->n;
 	if (want == 0)
 		return 0;
 	shmkit__tx_begin(h);
@@ -867,20 +893,20 @@ int shmkit__heap_refill(shmkit_heap *h, unsigned cls)
 	/* Largest first, so the last (possibly larger) block is used last. */
 	for (i = want; i-- > 0;) {
 		uint64_t b = chunk + i * bs;
-		uint64_t w0 = ld(word(h, b));
+		uint64_t w0 = ld(word(h, b)), pw1 = ld(word(h, b + 8));
 		unsigned k = (unsigned)(BLK_SIZE(w0) / 16);
-		if (k >= CACHE_CLASSES || h->cache[k].n >= cache_depth(k)) {
+		if (k >= CACHE_CLASSES || h->cache[k].n >= h->cache[k].depth) {
 			/* an odd-sized tail: give it back */
 			(void)shmkit__heap_give(h, b, -1);
 			continue;
 		}
-		h->cache[k].blk[h->cache[k].n++] = b;
+		h->cache[k].blk[h->cache[k].n++] = b | (pw1 & ~CACHE_BLK_MASK);
 		h->cached += BLK_SIZE(w0);
 	}
 	st(&h->hdr->slots[h->slot].cached, h->cached);
 	return 0;
 out:
-	h->tx.n = 0;
+	shmkit__tx_begin(h);
 	return r;
 }
 
@@ -891,7 +917,7 @@ int shmkit__heap_flush(shmkit_heap *h, unsigned cls, unsigned keep)
 	int first = 0;
 
 	while (c->n > keep) {
-		uint64_t b = c->blk[--c->n];
+		uint64_t b = c->blk[--c->n] & CACHE_BLK_MASK;
 		uint64_t *p = word(h, b);
 		uint64_t size = p ? BLK_SIZE(ld(p)) : 0;
 		int r = shmkit__heap_give(h, b, -1);

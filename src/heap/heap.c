@@ -76,7 +76,7 @@
 #include <unistd.h>
 
 #define PAGE 4096u
-#define HEAP_IN_MIN 16384u
+#define HEAP_IN_MIN SHMKIT_HEAP_IN_MIN
 #define ALIGN_MAX (UINT64_C(1) << 20)
 
 /* ------------------------------------------------------------------------ */
@@ -163,7 +163,7 @@ static void claim_slot(shmkit_heap *h)
 			    shmkit__tx_wr(h, HA(h, slots[i].epoch), ep) < 0 ||
 			    shmkit__tx_wr(h, HA(h, slots[i].cached), 0) < 0 ||
 			    shmkit__tx_commit(h) < 0) {
-				h->tx.n = 0;
+				shmkit__tx_begin(h);
 				return;
 			}
 			h->slot = (int)i;
@@ -192,7 +192,7 @@ static int release_slot(shmkit_heap *h)
 	shmkit__tx_begin(h);
 	if ((rr = shmkit__tx_wr(h, HA(h, slots[h->slot].state), SLOT_FREE)) < 0 ||
 	    (rr = shmkit__tx_commit(h)) < 0) {
-		h->tx.n = 0;
+		shmkit__tx_begin(h);
 		if (!r)
 			r = rr;
 	}
@@ -414,13 +414,14 @@ int shmkit_heap_alloc(shmkit_heap *h, size_t size, shmkit_ref *ret)
 				return r;
 		}
 		if (c->n > 0) {
-			uint64_t blk = c->blk[--c->n];
-			unsigned part = HEAP_PART_OF(blk);
-			uint64_t *p = (uint64_t *)(h->base[part] +
+			/* Every block of class cls is cls * 16 bytes, and the
+			 * cache keeps its generation: nothing to read. */
+			uint64_t e = c->blk[--c->n];
+			uint64_t blk = e & CACHE_BLK_MASK;
+			unsigned gen = (unsigned)((e >> 48) + 1) & 0xffff;
+			uint64_t *p = (uint64_t *)(h->base[HEAP_PART_OF(blk)] +
 						   (blk & HEAP_OFF_MASK));
-			unsigned gen = (W1_GEN(ld(p + 1)) + 1) & 0xffff;
-			uint64_t bsz = BLK_SIZE(ld(p));
-			h->cached -= bsz <= h->cached ? bsz : h->cached;
+			h->cached -= (uint64_t)cls * 16;
 			st(p + 1, live_w1(h, blk, gen, TAG_USED));
 			*ret = make_ref(blk, gen);
 			return 0;
@@ -483,7 +484,7 @@ int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 		return -EINVAL; /* freed by someone else at this very moment */
 	if (size <= CACHE_MAX_BLOCK && h->slot >= 0 &&
 	    h->cached + size <= CACHE_BYTES) {
-		unsigned cls = (unsigned)(size / 16), depth = cache_depth(cls);
+		unsigned cls = (unsigned)(size / 16), depth = h->cache[cls].depth;
 		struct heap_cache *c = &h->cache[cls];
 		if (c->n >= depth) {
 			if ((r = shmkit__heap_lock(h)) < 0)
@@ -491,7 +492,7 @@ int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 			(void)shmkit__heap_flush(h, cls, depth / 2);
 			shmkit__heap_unlock(h);
 		}
-		c->blk[c->n++] = blk;
+		c->blk[c->n++] = blk | (ref & ~CACHE_BLK_MASK);
 		h->cached += size;
 		return 0;
 	}
@@ -621,7 +622,7 @@ static int make_named(shmkit_heap *h, const char *name, size_t len,
 		    (r = shmkit__tx_wr(h, HA(h, pend[0]), obj)) == 0 &&
 		    (r = shmkit__tx_wr(h, HA(h, pend[1]), ent)) == 0)
 			r = shmkit__tx_commit(h);
-		h->tx.n = 0;
+		shmkit__tx_begin(h);
 		if (r != -ENOMEM)
 			break;
 		if (tries == 0 && shmkit__heap_reap_slots(h) >= 0 &&
@@ -650,7 +651,7 @@ static int make_named(shmkit_heap *h, const char *name, size_t len,
 	    (r = shmkit__tx_wr(h, HA(h, pend[1]), 0)) < 0 ||
 	    (r = shmkit__tx_wr(h, HA(h, nnamed), ld(&h->hdr->nnamed) + 1)) < 0 ||
 	    (r = shmkit__tx_commit(h)) < 0) {
-		h->tx.n = 0;
+		shmkit__tx_begin(h);
 		return r;
 	}
 	*ret = obj_ref(h, obj);
@@ -724,7 +725,7 @@ int shmkit_heap_unname(shmkit_heap *h, const char *name)
 	    (r = shmkit__tx_wr(h, HA(h, pend[1]), f.ent)) < 0 ||
 	    (r = shmkit__tx_wr(h, HA(h, nnamed), ld(&h->hdr->nnamed) - 1)) < 0 ||
 	    (r = shmkit__tx_commit(h)) < 0) {
-		h->tx.n = 0;
+		shmkit__tx_begin(h);
 		goto out;
 	}
 	/* The name is gone; the blocks follow, each clearing its pend[]. */
@@ -795,6 +796,8 @@ static shmkit_heap *handle_new(void)
 	(void)pthread_once(&fork_once, fork_init);
 	h->fd = -1;
 	h->slot = -1;
+	for (unsigned c = 0; c < CACHE_CLASSES; c++)
+		h->cache[c].depth = cache_depth_of(c);
 	h->first = hdr_bytes();
 	h->forkgen = __atomic_load_n(&forkgen, __ATOMIC_RELAXED);
 	return h;

@@ -80,9 +80,16 @@
  * cache at most CACHE_BYTES in all: what a process can strand by dying. */
 #define CACHE_CLASS_BYTES 16384u
 #define CACHE_BYTES (256u << 10)
-static inline unsigned cache_depth(unsigned cls)
+#define CACHE_BLK_MASK ((UINT64_C(1) << 48) - 1)
+struct heap_cache {
+	unsigned n;
+	unsigned depth; /* how many it may hold (see above) */
+	uint64_t blk[CACHE_DEPTH]; /* block address | generation << 48 */
+};
+
+static inline unsigned cache_depth_of(unsigned cls)
 {
-	unsigned d = CACHE_CLASS_BYTES / (cls * 16u);
+	unsigned d = cls ? CACHE_CLASS_BYTES / (cls * 16u) : 0;
 	return d > CACHE_DEPTH ? CACHE_DEPTH : d < 4 ? 4 : d;
 }
 
@@ -162,14 +169,14 @@ struct heap_entry {
 	char name[];    /* namelen bytes, no NUL */
 };
 
-struct heap_cache {
-	unsigned n;
-	uint64_t blk[CACHE_DEPTH]; /* block addresses */
-};
-
+/* A transaction being built: its stores, where each goes in this
+ * process, and an index by address (entry + 1, 0: none; open addressing). */
+#define HEAP_TX_INDEX 256u
 struct heap_tx {
 	unsigned n;
 	struct heap_logent e[HEAP_LOG_MAX];
+	uint64_t *at[HEAP_LOG_MAX];
+	uint8_t index[HEAP_TX_INDEX];
 };
 
 struct shmkit_heap {

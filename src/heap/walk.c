@@ -48,7 +48,7 @@ int shmkit__heap_reap_slots(shmkit_heap *h)
 		shmkit__tx_begin(h);
 		if (shmkit__tx_wr(h, HA(h, slots[i].state), SLOT_FREE) < 0 ||
 		    shmkit__tx_commit(h) < 0) {
-			h->tx.n = 0;
+			shmkit__tx_begin(h);
 			return -EPROTO;
 		}
 		n++;
@@ -110,7 +110,7 @@ int64_t shmkit__heap_sweep(shmkit_heap *h)
 				    shmkit__tx_rd(h, HA(h, reclaimed), &v) < 0 ||
 				    shmkit__tx_wr(h, HA(h, reclaimed), v + size) < 0 ||
 				    shmkit__tx_commit(h) < 0) {
-					h->tx.n = 0;
+					shmkit__tx_begin(h);
 					return -EPROTO;
 				}
 				got += (int64_t)size;
