@@ -213,4 +213,7 @@ int cmd_gc(int argc, char **argv);
 /* Channels (tools/chan.c). */
 int shmkit_cli_chan(int argc, char **argv);
 
+/* Heaps (tools/cmd_heap.c). */
+int cmd_heap(int argc, char **argv);
+
 #endif /* SHMKIT_CLI_H */

@@ -6,7 +6,10 @@
  * segments over in directory order. Names come from whoever made the
  * segment, so they are shown with control characters replaced in the table
  * and escaped in JSON; JSON is valid UTF-8 even for names that are not
- * (invalid bytes become U+FFFD).
+ * (invalid bytes become U+FFFD). `ls` also tells which segments hold a
+ * shmkit heap: it attaches each POSIX segment read-only for a moment to
+ * look (shmkit_heap_probe), after the listing, so the look cannot change
+ * what the listing says; one it may not read is simply not marked.
  */
 #include "cli.h"
 
@@ -42,7 +45,8 @@ static void json_count(FILE *f, const char *name, long n)
 		fprintf(f, ", \"%s\": %ld", name, n);
 }
 
-static void json_info(FILE *f, const shmkit_info *in)
+/* The fields of shmkit_info as JSON, without the closing brace. */
+static void json_fields(FILE *f, const shmkit_info *in)
 {
 	char name[CLI_NAME_BUF];
 
@@ -65,9 +69,15 @@ static void json_info(FILE *f, const shmkit_info *in)
 		fputs(", \"key\": null, \"shmid\": null", f);
 	fprintf(f, ", \"mtime\": %lld, \"removed\": %s", (long long)in->mtime,
 		(in->flags & SHMKIT_INFO_REMOVED) ? "true" : "false");
-	fprintf(f, ", \"ephemeral\": %s, \"stale\": %s}",
+	fprintf(f, ", \"ephemeral\": %s, \"stale\": %s",
 		(in->flags & SHMKIT_INFO_EPHEMERAL) ? "true" : "false",
 		(in->flags & SHMKIT_INFO_STALE) ? "true" : "false");
+}
+
+static void json_info(FILE *f, const shmkit_info *in)
+{
+	json_fields(f, in);
+	fputc('}', f);
 }
 
 /* -- ls ------------------------------------------------------------------ */
@@ -99,8 +109,13 @@ static const char ls_usage[] =
 	"           attached; 'ephemeral': created to go away when unused;\n"
 	"           'stale': ephemeral and used by no live process ('shmkit gc'\n"
 	"           removes it)\n"
+	"  HOLDS    'heap': a shmkit heap ('shmkit heap stat SPEC' describes "
+	"it); only\n"
+	"           POSIX segments this user may read are looked at\n"
 	"\n"
-	"  --json       print a JSON array, one object per segment\n"
+	"  --json       print a JSON array, one object per segment (\"heap\": "
+	"true or\n"
+	"               false, null where it was not looked at)\n"
 	"  --posix      POSIX segments only\n"
 	"  --sysv       System V segments only\n"
 	"  --no-procs   do not read /proc/PID/maps (faster; PROCS shows '-')\n"
@@ -109,6 +124,7 @@ static const char ls_usage[] =
 typedef struct seglist {
 	shmkit_info *v;
 	size_t n, cap;
+	signed char *heap; /* per segment: 1 a heap, 0 not, -1 not looked at */
 } seglist;
 
 static int collect(const shmkit_info *in, void *arg)
@@ -138,24 +154,46 @@ static int cmp_info(const void *a, const void *b)
 	return strcmp(x->spec, y->spec);
 }
 
+/* Which segments hold a heap: the backends with a name to attach by. */
+static int probe_heaps(seglist *l)
+{
+	size_t i;
+
+	if (l->n == 0)
+		return 0;
+	l->heap = malloc(l->n);
+	if (!l->heap)
+		return -ENOMEM;
+	for (i = 0; i < l->n; i++) {
+		const shmkit_info *in = &l->v[i];
+		int r = -1;
+
+		if (in->backend == SHMKIT_BACKEND_POSIX ||
+		    in->backend == SHMKIT_BACKEND_FILE)
+			r = shmkit_heap_probe(in->spec);
+		l->heap[i] = (signed char)(r < 0 ? -1 : r > 0);
+	}
+	return 0;
+}
+
 static int print_table(const seglist *l)
 {
 	static const char *const head[] = {"SPEC",  "BACKEND", "KEY",
 					   "SIZE",  "OWNER",   "MODE",
 					   "NATTCH", "PROCS",  "MTIME",
-					   "STATUS"};
+					   "STATUS", "HOLDS"};
 	cli_table t;
 	size_t i;
 	int r;
 
-	cli_table_init(&t, 10, "lllrlrrrll");
+	cli_table_init(&t, 11, "lllrlrrrlll");
 	cli_table_add(&t, head);
 	for (i = 0; i < l->n; i++) {
 		const shmkit_info *in = &l->v[i];
 		char spec[SHMKIT_SPEC_MAX], key[16], size[CLI_SIZE_BUF];
 		char owner[CLI_NAME_BUF], mode[16], na[24], np[24];
 		char mtime[CLI_TIME_BUF];
-		const char *row[10];
+		const char *row[11];
 
 		cli_printable(in->spec, spec, sizeof(spec));
 		snprintf(mode, sizeof(mode), "%04o", in->mode);
@@ -169,6 +207,7 @@ static int print_table(const seglist *l)
 		row[7] = count_text(in->nprocs, np);
 		row[8] = cli_format_time(in->mtime, mtime);
 		row[9] = status_text(in);
+		row[10] = l->heap[i] > 0 ? "heap" : "";
 		cli_table_add(&t, row);
 	}
 	r = cli_table_print(&t, stdout, 0);
@@ -187,7 +226,10 @@ static void print_json(const seglist *l)
 	puts("[");
 	for (i = 0; i < l->n; i++) {
 		fputs("  ", stdout);
-		json_info(stdout, &l->v[i]);
+		json_fields(stdout, &l->v[i]);
+		printf(", \"heap\": %s}", l->heap[i] < 0   ? "null"
+					  : l->heap[i] > 0 ? "true"
+							   : "false");
 		puts(i + 1 < l->n ? "," : "");
 	}
 	puts("]");
@@ -243,12 +285,17 @@ int cmd_ls(int argc, char **argv)
 	}
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof(*l.v), cmp_info);
+	if (probe_heaps(&l) < 0) {
+		free(l.v);
+		return cli_err("ls", -ENOMEM);
+	}
 	if (json) {
 		print_json(&l);
 		r = CLI_OK;
 	} else {
 		r = print_table(&l);
 	}
+	free(l.heap);
 	free(l.v);
 	return r;
 }

@@ -30,6 +30,8 @@ static const command commands[] = {
 	{"gc", cmd_gc, "remove stale ephemeral segments"},
 	{"demo", cmd_demo, "share a segment with a child on every backend"},
 	{"chan", shmkit_cli_chan, "channels: message queues in shared memory"},
+	{"heap", cmd_heap,
+	 "heaps: allocators with named objects in shared memory"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -69,8 +69,8 @@ typedef uint64_t shmkit_ref;
 #define SHMKIT_HEAP_IN_MIN 16384u    /* smallest heap made by create_in */
 
 typedef struct shmkit_heap_opts {
-	/* The largest the heap may grow to, in bytes; 0 means the first
-	 * part's size (no growth). Rounded down to whole pages. */
+	/* The largest the heap may grow to, in bytes (>= size); 0 means the
+	 * first part's size (no growth). Rounded up to whole pages. */
 	uint64_t max_size;
 	/* Permission bits of the heap's object; 0 means 0600. */
 	unsigned int mode;
@@ -119,11 +119,13 @@ SHMKIT_EXTERN int shmkit_heap_open_in(shmkit_seg *seg, size_t offset,
 				      size_t len, shmkit_heap **ret);
 
 /* Give back this process's cached blocks, unmap and free the handle; the
- * heap stays. NULL is a no-op. Pointers from shmkit_heap_ptr() die. */
+ * heap stays. NULL is a no-op. Pointers from shmkit_heap_ptr() die.
+ * -EBUSY, changing nothing, while a thread of this process holds a
+ * shmkit_mutex that lies in the heap (see shmkit_op() in shmkit.h). */
 SHMKIT_EXTERN int shmkit_heap_close(shmkit_heap *heap);
 
 /* Close and remove the heap's object. Processes still attached keep using
- * it until they close. NULL is a no-op. */
+ * it until they close. NULL is a no-op; -EBUSY as close. */
 SHMKIT_EXTERN int shmkit_heap_destroy(shmkit_heap *heap);
 
 /*
@@ -219,7 +221,9 @@ typedef struct shmkit_heap_info {
 	uint64_t lost_bytes;  /* bytes cached by processes that died, not yet reclaimed */
 	uint64_t reclaimed_bytes; /* bytes taken back from dead processes, ever */
 	uint64_t recoveries;  /* times a process repaired the heap after a crash */
-	unsigned int procs;   /* processes with the heap open */
+	unsigned int procs;   /* live processes with a handle that has a cache
+				 (the heap's 64 slots; a handle opened when all
+				 are taken works uncached and is not counted) */
 } shmkit_heap_info;
 
 /* Fill *info (a walk of the whole heap, under its lock). */

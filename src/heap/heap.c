@@ -597,9 +597,18 @@ static int lookup(shmkit_heap *h, const char *name, size_t len,
 	return -ENOENT;
 }
 
+/* The ref of a named object's block, or 0 if obj is not one. */
 static shmkit_ref obj_ref(shmkit_heap *h, uint64_t obj)
 {
-	return make_ref(obj, W1_GEN(ld((uint64_t *)shmkit__heap_at(h, obj + 8, 8))));
+	uint64_t *p, w1;
+
+	if (!shmkit__heap_blk_ok(h, obj) || !(p = shmkit__heap_at(h, obj, 16)))
+		return 0;
+	w1 = ld(p + 1);
+	if (W1_TAG(w1) != TAG_NAMED ||
+	    W1_LOW(w1) != shmkit__heap_check_word(h, obj, W1_GEN(w1)))
+		return 0;
+	return make_ref(obj, W1_GEN(w1));
 }
 
 /* Under the lock: make the object and its entry (see the design above). */
@@ -757,11 +766,15 @@ int shmkit_heap_names(shmkit_heap *h, shmkit_heap_name_cb cb, void *arg)
 				r = -EPROTO;
 				goto out;
 			}
+			shmkit_ref ref = obj_ref(h, ld(&e->obj));
+			if (!ref) {
+				r = -EPROTO;
+				goto out;
+			}
 			nl = (size_t)ld(&e->namelen);
 			memcpy(name, e->name, nl);
 			name[nl] = 0;
-			r = cb(name, obj_ref(h, ld(&e->obj)),
-			       (size_t)ld(&e->size), arg);
+			r = cb(name, ref, (size_t)ld(&e->size), arg);
 			if (r)
 				goto out;
 			count++;
@@ -929,10 +942,12 @@ int shmkit_heap_create(const char *spec, size_t size,
 	if (size < SHMKIT_HEAP_MIN_SIZE || (uint64_t)size > HEAP_MAX_BYTES)
 		return -EINVAL;
 	sz = ((uint64_t)size + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-	maxs = opts && opts->max_size ? opts->max_size & ~(uint64_t)(PAGE - 1)
-				      : sz;
-	if (maxs < sz || maxs > HEAP_MAX_BYTES * 16)
+	if (opts && opts->max_size && (opts->max_size < size ||
+				       opts->max_size > HEAP_MAX_BYTES * 16))
 		return -EINVAL;
+	maxs = opts && opts->max_size
+		       ? (opts->max_size + PAGE - 1) & ~(uint64_t)(PAGE - 1)
+		       : sz;
 	if (opts && (opts->flags & ~(unsigned)HEAP_OPT_FLAGS))
 		return -EINVAL;
 	fixed = sp.backend == SHMKIT_BACKEND_SYSV ||
@@ -1095,12 +1110,27 @@ static int leave(shmkit_heap *h)
 	return r;
 }
 
+/* Whether a thread of this process holds a shmkit_mutex placed in the
+ * heap (in an object in it): its mappings must then stay (shmkit/life.h). */
+static bool holds_mutex_in(const shmkit_heap *h)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nmapped; i++)
+		if (shmkit__mutex_held_in(h->base[i], (size_t)h->psize[i]))
+			return true;
+	return h->own_seg && shmkit__mutex_held_in(shmkit_addr(h->seg),
+						   shmkit_size(h->seg));
+}
+
 int shmkit_heap_close(shmkit_heap *h)
 {
 	int r, rr;
 
 	if (!h)
 		return 0;
+	if (holds_mutex_in(h))
+		return -EBUSY;
 	r = leave(h);
 	if (h->own_seg && (rr = shmkit_detach(h->seg)) < 0 && !r)
 		r = rr;
@@ -1114,6 +1144,8 @@ int shmkit_heap_destroy(shmkit_heap *h)
 
 	if (!h)
 		return 0;
+	if (holds_mutex_in(h))
+		return -EBUSY;
 	r = leave(h);
 	if (h->own_seg) {
 		rr = shmkit_destroy(h->seg);

@@ -429,11 +429,21 @@ int shmkit_heap_stat(shmkit_heap *h, shmkit_heap_info *info)
 		in.lost_bytes = w.lost;
 		in.reclaimed_bytes = ld(&h->hdr->reclaimed);
 		in.recoveries = ld(&h->hdr->recoveries);
-		for (i = 0; i < HEAP_SLOTS; i++)
-			if (ld(&h->hdr->slots[i].state) == SLOT_LIVE &&
-			    ((int)i == h->slot ||
-			     shmkit__heap_slot_alive(&h->hdr->slots[i])))
-				in.procs++;
+		/* distinct live processes among the slots */
+		uint64_t pids[HEAP_SLOTS];
+		unsigned np = 0, k;
+		for (i = 0; i < HEAP_SLOTS; i++) {
+			const struct heap_slot *sl = &h->hdr->slots[i];
+			uint64_t pid = ld(&sl->pid);
+			if (ld(&sl->state) != SLOT_LIVE ||
+			    ((int)i != h->slot && !shmkit__heap_slot_alive(sl)))
+				continue;
+			for (k = 0; k < np && pids[k] != pid; k++)
+				;
+			if (k == np)
+				pids[np++] = pid;
+		}
+		in.procs = np;
 	}
 	shmkit__heap_unlock(h);
 	if (r == 0)
