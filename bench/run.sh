@@ -9,7 +9,7 @@
 # script starts in the background and stops when it is done (unless one is
 # already running, which is then used and left alone).
 #
-# A full run has three parts:
+# A full run has four parts:
 #  1. bench_segment: segment create/attach/detach/destroy against syscalls.
 #  2. bench_ipc: every transport, latency at 8 B .. 1 MiB, streams at
 #     64 B .. 1 MiB, idle CPU; cross-core and same-core (ipc.txt, ipc.tsv,
@@ -23,8 +23,11 @@
 #     (bench_ipc -F), printed with their spread: a neighbour's burst that
 #     lands on one cell, or a change of the host's state that lasts
 #     minutes, shows as spread instead of deciding the verdict.
+#  4. bench_heap: shared-memory heap alloc+free against glibc malloc and
+#     Boost's managed_shared_memory, one process and two, and growth
+#     (heap.txt; ~1 minute).
 #
-#   bench/run.sh                  full run (~7 minutes on 2 cores)
+#   bench/run.sh                  full run (~8 minutes on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh    smoke run (~1 minute); results go to
 #                                 build-bench/results-quick, docs untouched
 #   BENCH_PEERS=OFF bench/run.sh  without the peers
@@ -101,7 +104,7 @@ build_bench() {
     -DSHMKIT_BUILD_TESTS=OFF -DSHMKIT_BUILD_BENCH=ON \
     -DSHMKIT_BENCH_PEERS="$3" >"$2/cmake.log" 2>&1 ||
     { cat "$2/cmake.log"; exit 1; }
-  grep -E '^-- bench_ipc' "$2/cmake.log" || true
+  grep -E '^-- bench_(ipc|heap)' "$2/cmake.log" || true
   cmake --build "$2" -j 2 --target bench_segment bench_ipc >"$2/build.log" 2>&1 ||
     { tail -40 "$2/build.log"; exit 1; }
 }
@@ -224,6 +227,11 @@ if [ -n "$ab" ]; then
 fi
 
 # --------------------------------------------------------------------------
+# bench_heap is built here, not in build_bench: the A/B mode above builds
+# older trees, which have no heap.
+cmake --build "$build" -j 2 --target bench_heap >>"$build/build.log" 2>&1 ||
+  { tail -40 "$build/build.log"; exit 1; }
+
 machine "$([ "$quick" != 0 ] && echo quick || echo full)" >"$out/machine.txt"
 cat "$out/machine.txt"
 
@@ -308,6 +316,10 @@ echo "== floor ratios over the 3 repetitions"
 sed -n '/^== floor ratios/,$p' "$out/floor-ratios.txt"
 grep -h '^rep' "$build"/floor-rep[123].tsv >>"$out/floor-ratios.tsv"
 
+echo
+echo "== bench_heap (load $(load))"
+"$build/bench/bench_heap" | tee "$out/heap.txt"
+
 if command -v gnuplot >/dev/null; then
   # a transport left out of this build is skipped with a warning: quiet
   { gnuplot -e "prefix='$out/latency'; out='$png'" "$src/bench/plot.gp" 2>&1 ||
@@ -339,5 +351,7 @@ for part in ipc floor-ratios; do
     "$out/$part.tsv"
   grep -E 'targets met|not checked' "$out/$part.txt" | sed "s/^ */$part: /" || true
 done
+grep -E '^(target|heap targets|growth:|boost: not built|WARNING)' "$out/heap.txt" |
+  sed 's/^/heap:    /' || true
 echo "elapsed: ${elapsed} s"
 echo "raw output: $out"

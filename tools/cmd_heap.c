@@ -345,7 +345,7 @@ static void json_stat(const char *spec, const shmkit_heap_info *in)
 
 static int heap_stat(int argc, char **argv)
 {
-	const char *sub = "heap stat", *spec;
+	const char *sub = "heap stat", *spec = NULL;
 	shmkit_heap_info in;
 	shmkit_heap *h;
 	bool json = false;
@@ -477,7 +477,7 @@ static void json_names(const namelist *l)
 
 static int heap_ls(int argc, char **argv)
 {
-	const char *sub = "heap ls", *spec;
+	const char *sub = "heap ls", *spec = NULL;
 	namelist l = {0};
 	shmkit_heap *h;
 	bool json = false;
@@ -520,7 +520,7 @@ static const char check_usage[] =
 
 static int heap_check(int argc, char **argv)
 {
-	const char *sub = "heap check", *spec;
+	const char *sub = "heap check", *spec = NULL;
 	char why[CLI_WHY_BUF];
 	shmkit_heap *h;
 	int r;

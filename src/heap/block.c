@@ -187,10 +187,11 @@ static uint64_t part_start(const shmkit_heap *h, unsigned part)
 
 void shmkit__tx_begin(shmkit_heap *h)
 {
-	if (h->tx.n) {
-		memset(h->tx.index, 0, sizeof(h->tx.index));
-		h->tx.n = 0;
-	}
+	unsigned i;
+
+	for (i = 0; i < h->tx.n; i++)
+		h->tx.index[h->tx.slot[i]] = 0;
+	h->tx.n = 0;
 }
 
 static unsigned tx_home(uint64_t addr)
@@ -250,6 +251,7 @@ int shmkit__tx_wr(shmkit_heap *h, uint64_t addr, uint64_t val)
 	h->tx.e[n].addr = addr;
 	h->tx.e[n].val = val;
 	h->tx.at[n] = p;
+	h->tx.slot[n] = (uint8_t)slot;
 	h->tx.index[slot] = (uint8_t)(n + 1);
 	h->tx.n = n + 1;
 	return 0;
@@ -856,6 +858,10 @@ int shmkit__heap_refill(shmkit_heap *h, unsigned cls)
 		want = 2;
 	if (want > h->cache[cls].depth - c->n)
 		want = h->cache[cls].depth - c->n;
+	if (h->cached + want * bs > CACHE_BYTES) /* the budget: one at least */
+		want = h->cached + bs > CACHE_BYTES
+			       ? 1
+			       : (unsigned)((CACHE_BYTES - h->cached) / bs);
 	if (want == 0)
 		return 0;
 	shmkit__tx_begin(h);
@@ -917,10 +923,10 @@ int shmkit__heap_flush(shmkit_heap *h, unsigned cls, unsigned keep)
 	int first = 0;
 
 	while (c->n > keep) {
-		uint64_t b = c->blk[--c->n] & CACHE_BLK_MASK;
+		uint64_t e = c->blk[--c->n], b = e & CACHE_BLK_MASK;
 		uint64_t *p = word(h, b);
-		uint64_t size = p ? BLK_SIZE(ld(p)) : 0;
-		int r = shmkit__heap_give(h, b, -1);
+		uint64_t size = (uint64_t)cls * 16;
+		int r = p ? shmkit__heap_give(h, b, -1) : -EPROTO;
 		h->cached -= size <= h->cached ? size : h->cached;
 		if (r < 0 && !first)
 			first = r; /* lost to a corrupted heap; go on */

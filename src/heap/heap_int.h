@@ -72,8 +72,9 @@
 #define W1_GEN(w1) ((unsigned)((w1) >> 48))
 #define W1_LOW(w1) ((w1) & HEAP_OFF_MASK)
 
-/* The per-process cache: block sizes up to CACHE_MAX_BLOCK, by 16 bytes. */
-#define CACHE_MAX_BLOCK 1024u
+/* The per-process cache: block sizes up to CACHE_MAX_BLOCK (requests up
+ * to 4 KiB), by 16 bytes. */
+#define CACHE_MAX_BLOCK (4096u + BLK_HDR)
 #define CACHE_CLASSES (CACHE_MAX_BLOCK / 16 + 1)
 #define CACHE_DEPTH 32u
 /* A class holds at most this many bytes (and 4 blocks at least), and a
@@ -176,6 +177,7 @@ struct heap_tx {
 	unsigned n;
 	struct heap_logent e[HEAP_LOG_MAX];
 	uint64_t *at[HEAP_LOG_MAX];
+	uint8_t slot[HEAP_LOG_MAX]; /* where entry i sits in index */
 	uint8_t index[HEAP_TX_INDEX];
 };
 
@@ -195,6 +197,7 @@ struct shmkit_heap {
 	uint64_t epoch;
 	unsigned long forkgen;
 	uint64_t cached; /* bytes in the cache (mirrors slots[slot].cached) */
+	uint64_t cached_w1; /* w1 of a block in the cache, generation aside */
 	struct heap_cache cache[CACHE_CLASSES];
 	struct heap_tx tx;
 };
@@ -276,7 +279,7 @@ static inline uint64_t shmkit__heap_check_word(const shmkit_heap *h,
 {
 	/* Not a cryptographic MAC (a process that can write the heap can do
 	 * anything to it anyway): a keyed mix that a stray or made-up value
-	 * matches with odds of 2^-40. One multiply: it is on every call. */
+	 * matches with odds of 2^-40. Two multiplies: it is on every call. */
 	uint64_t x = (addr ^ ((uint64_t)gen << 44)) * UINT64_C(0x9e3779b97f4a7c15);
 	x ^= h->secret;
 	x = (x ^ (x >> 29)) * UINT64_C(0xbf58476d1ce4e5b9);

@@ -54,7 +54,7 @@ static pthread_once_t held_once = PTHREAD_ONCE_INIT;
 
 /* This thread's id: gettid() is a system call, which costs a lock more
  * than the lock itself on a VM; read once per thread, again after fork. */
-static __thread int32_t tid_cache;
+static __thread int32_t tid_cache __attribute__((tls_model("initial-exec")));
 
 static void held_forget_all(void)
 {
