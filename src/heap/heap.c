@@ -243,29 +243,37 @@ static inline uint64_t live_w1(const shmkit_heap *h, uint64_t blk,
  * it, or NULL. *ret_tag: USED or NAMED (ENTRY blocks are never handed
  * out, so they are not live to a user).
  */
-static uint64_t *ref_hdr(shmkit_heap *h, shmkit_ref ref, uint64_t *ret_blk,
-			 unsigned *ret_tag, uint64_t *ret_w1)
+static __attribute__((noinline)) bool map_for_ref(shmkit_heap *h,
+						   unsigned part)
+{
+	return shmkit__heap_map_part(h, part) == 0;
+}
+
+static inline uint64_t *ref_hdr(shmkit_heap *h, shmkit_ref ref,
+				uint64_t *ret_blk, unsigned *ret_tag,
+				uint64_t *ret_w1)
 {
 	uint64_t addr = ref & ((UINT64_C(1) << 48) - 1);
-	unsigned gen = (unsigned)(ref >> 48), part = HEAP_PART_OF(addr);
-	uint64_t off = addr & HEAP_OFF_MASK, blk, w1, *p;
+	unsigned part = HEAP_PART_OF(addr);
+	uint64_t off = addr & HEAP_OFF_MASK, w1, *p;
 
-	if (!ref || (off & 15))
+	if (__builtin_expect(part >= h->nmapped, 0) &&
+	    (part >= HEAP_PARTS || !map_for_ref(h, part)))
 		return NULL;
-	if (part >= h->nmapped && shmkit__heap_map_part(h, part) < 0)
+	/* ref 0, a misaligned one, one before the part's first block or
+	 * past its end: all fail these two tests */
+	if ((off & 15) || off - h->lo[part] > h->psize[part] - BLK_HDR - h->lo[part])
 		return NULL;
-	if (off < BLK_HDR + (part == 0 ? h->first : 0) ||
-	    off + BLK_HDR > h->psize[part])
-		return NULL;
-	blk = addr - BLK_HDR;
 	p = (uint64_t *)(h->base[part] + off - BLK_HDR);
 	w1 = ld(p + 1);
-	*ret_tag = W1_TAG(w1);
-	if ((*ret_tag != TAG_USED && *ret_tag != TAG_NAMED) ||
-	    W1_GEN(w1) != gen ||
-	    W1_LOW(w1) != shmkit__heap_check_word(h, blk, gen))
+	/* USED or NAMED (they differ in one bit), this generation, the check
+	 * word of this address: one compare */
+	if ((w1 | ((uint64_t)(TAG_USED ^ TAG_NAMED) << 40)) !=
+	    (((ref >> 48) << 48) | ((uint64_t)TAG_NAMED << 40) |
+	     shmkit__heap_check_word(h, addr - BLK_HDR, (unsigned)(ref >> 48))))
 		return NULL;
-	*ret_blk = blk;
+	*ret_blk = addr - BLK_HDR;
+	*ret_tag = W1_TAG(w1);
 	*ret_w1 = w1;
 	return p;
 }
@@ -479,8 +487,7 @@ int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 	 * below takes it back). A compare-and-swap, so that of two frees of
 	 * one ref racing in two processes exactly one claims the block: a
 	 * plain store would let the loser's store land on a block the winner
-	 * has already given back, and corrupt the free lists. On this
-	 * hardware the swap is about 6 ns, a third of a cached alloc+free.
+	 * has already given back, and corrupt the free lists.
 	 */
 	mine = (w1 & ~((UINT64_C(0xff) << 40) | HEAP_OFF_MASK)) |
 	       (h->slot >= 0 ? h->cached_w1 : ((uint64_t)TAG_CACHED << 40) | 0xffu);
@@ -817,6 +824,8 @@ static shmkit_heap *handle_new(void)
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
 		h->cache[c].depth = cache_depth_of(c);
 	h->first = hdr_bytes();
+	for (unsigned k = 0; k < HEAP_PARTS; k++)
+		h->lo[k] = BLK_HDR + (k == 0 ? h->first : 0);
 	h->forkgen = __atomic_load_n(&forkgen, __ATOMIC_RELAXED);
 	return h;
 }

@@ -65,7 +65,7 @@
 #define TAG_FREE 0xf7u
 #define TAG_USED 0xa1u
 #define TAG_CACHED 0xc4u
-#define TAG_NAMED 0xb2u
+#define TAG_NAMED 0xa3u /* USED | 2: one compare accepts either (heap.c) */
 #define TAG_ENTRY 0xe3u
 #define TAG_END 0x5eu
 #define W1_TAG(w1) ((unsigned)(((w1) >> 40) & 0xff))
@@ -191,6 +191,7 @@ struct shmkit_heap {
 	unsigned nmapped;
 	char *base[HEAP_PARTS];
 	uint64_t psize[HEAP_PARTS];
+	uint64_t lo[HEAP_PARTS]; /* lowest payload offset in each part */
 	bool unmap[HEAP_PARTS];
 	uint64_t align_max;
 	int slot;       /* -1: no cache */
