@@ -47,7 +47,10 @@ typedef struct shmkit_mutex {
 SHMKIT_EXTERN int shmkit_mutex_init(shmkit_mutex *m);
 
 /*
- * Lock. 0; -EOWNERDEAD: locked, but the previous owner died holding it (or
+ * Lock. Waits for as long as it takes; a waiter that is killed just as an
+ * unlock woke it (which the kernel does not pass on to the next waiter)
+ * costs the other waiters at most 20 ms, never a hang.
+ * 0; -EOWNERDEAD: locked, but the previous owner died holding it (or
  * left the data unrepaired); -EINVAL: not an initialised shmkit_mutex;
  * -EDEADLK: this thread already holds it; -ENOLCK: this process already
  * holds 4096 shmkit_mutexes (not locked).

@@ -263,14 +263,20 @@ static int tx_append(shmkit_heap *h, uint64_t addr, uint64_t val)
 	return shmkit__tx_wr(h, addr, val);
 }
 
-/* Apply a committed log: every store, in order. Idempotent. */
+/*
+ * Apply a committed log: every store, in order. Idempotent. A log is what
+ * another process left: it may name only what transactions change, the
+ * header from log_n on and the blocks, never the header's immutable part
+ * or its lock.
+ */
 static int apply(shmkit_heap *h, const struct heap_logent *e, unsigned n)
 {
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
 		uint64_t *p = word(h, e[i].addr);
-		if (!p)
+		if (!p || (HEAP_PART_OF(e[i].addr) == 0 &&
+			   (e[i].addr & HEAP_OFF_MASK) < HA(h, log_n)))
 			return -EPROTO;
 		st(p, e[i].val);
 		if (i == n / 2)
@@ -422,7 +428,7 @@ static int free_ok(shmkit_heap *h, uint64_t blk, uint64_t *ret_size)
 	size = BLK_SIZE(w0);
 	if (!(w0 & BLK_FREE) || W1_TAG(w1) != TAG_FREE ||
 	    W1_LOW(w1) != shmkit__heap_check_word(h, blk, 0) ||
-	    size < BLK_MIN || blk + size > part_end(h, blk))
+	    size < BLK_MIN || size > part_end(h, blk) - blk)
 		return -EPROTO;
 	RD(blk + size - 8, &ft);
 	if (ft != size)
@@ -648,7 +654,7 @@ static int tx_give(shmkit_heap *h, uint64_t blk, uint64_t *ret_merged)
 	size = BLK_SIZE(w0);
 	if ((w0 & BLK_FREE) || W1_TAG(w1) == TAG_FREE ||
 	    W1_TAG(w1) == TAG_END || size < BLK_MIN ||
-	    blk + size > part_end(h, blk))
+	    size > part_end(h, blk) - blk)
 		return -EPROTO;
 	if ((r = add(h, HA(h, used), -(int64_t)size)) < 0 ||
 	    (r = add(h, HA(h, free), (int64_t)size)) < 0 ||

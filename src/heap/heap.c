@@ -179,17 +179,57 @@ static void claim_slot(shmkit_heap *h)
 	}
 }
 
-/* Under the lock: give every cached block back and free the slot. */
-static int release_slot(shmkit_heap *h)
+/* Under the lock: give back every block in this handle's cache. */
+static int flush_all(shmkit_heap *h)
 {
 	unsigned c;
 	int r = 0, rr;
 
+	for (c = 0; c < CACHE_CLASSES; c++)
+		if (h->cache[c].n && (rr = shmkit__heap_flush(h, c, 0)) < 0 && !r)
+			r = rr;
+	return r;
+}
+
+/*
+ * Under the lock, when an allocation of need bytes found the heap full:
+ * the next way to make room, from *stage on. First what this handle keeps
+ * (its cached blocks may be all that stops free space from coalescing),
+ * then what dead processes kept, then growth. 0 when it made some (try
+ * again), -ENOMEM when there is none left, -EPROTO for a corrupt heap.
+ */
+static int make_room(shmkit_heap *h, uint64_t need, int *stage)
+{
+	int r;
+
+	switch (*stage) {
+	case 0:
+		*stage = 1;
+		if (h->cached && flush_all(h) == 0)
+			return 0;
+		/* fall through */
+	case 1:
+		*stage = 2;
+		if (shmkit__heap_reap_slots(h) >= 0 && shmkit__heap_sweep(h) > 0)
+			return 0;
+		/* fall through */
+	case 2:
+		*stage = 3;
+		r = shmkit__heap_grow(h, need);
+		return r == -EPROTO ? r : r < 0 ? -ENOMEM : 0;
+	default:
+		return -ENOMEM;
+	}
+}
+
+/* Under the lock: give every cached block back and free the slot. */
+static int release_slot(shmkit_heap *h)
+{
+	int r, rr;
+
 	if (h->slot < 0)
 		return 0;
-	for (c = 0; c < CACHE_CLASSES; c++)
-		if ((rr = shmkit__heap_flush(h, c, 0)) < 0 && !r)
-			r = rr;
+	r = flush_all(h);
 	shmkit__tx_begin(h);
 	if ((rr = shmkit__tx_wr(h, HA(h, slots[h->slot].state), SLOT_FREE)) < 0 ||
 	    (rr = shmkit__tx_commit(h)) < 0) {
@@ -284,8 +324,9 @@ static uint64_t live_size(const shmkit_heap *h, uint64_t blk, const uint64_t *p)
 	uint64_t size = BLK_SIZE(ld(p));
 	unsigned part = HEAP_PART_OF(blk);
 
-	if (size < BLK_MIN || (blk & HEAP_OFF_MASK) + size + BLK_HDR >
-				       h->psize[part])
+	/* ref_hdr() checked that the header lies before the sentinel */
+	if (size < BLK_MIN ||
+	    size > h->psize[part] - BLK_HDR - (blk & HEAP_OFF_MASK))
 		return 0;
 	return size;
 }
@@ -341,25 +382,19 @@ size_t shmkit_heap_usable(shmkit_heap *h, shmkit_ref ref)
 /* ------------------------------------------------------------------------ */
 
 /*
- * The shared path, under the lock: take, and when the heap is full, take
- * back what dead processes held, then grow, then try again.
+ * The shared path, under the lock: take, and when the heap is full, make
+ * room (make_room) and try again.
  */
 static int take_locked(shmkit_heap *h, uint64_t bs, uint64_t align,
 		       unsigned tag, uint64_t *ret)
 {
-	int r = shmkit__heap_take(h, bs, align, tag, ret);
+	int stage = 0, r;
 
-	if (r != -ENOMEM)
-		return r;
-	if (shmkit__heap_reap_slots(h) >= 0 && shmkit__heap_sweep(h) > 0) {
-		r = shmkit__heap_take(h, bs, align, tag, ret);
-		if (r != -ENOMEM)
+	while ((r = shmkit__heap_take(h, bs, align, tag, ret)) == -ENOMEM)
+		if ((r = make_room(h, bs + (align > 16 ? align + BLK_MIN : 0),
+				   &stage)) < 0)
 			return r;
-	}
-	r = shmkit__heap_grow(h, bs + (align > 16 ? align + BLK_MIN : 0));
-	if (r < 0)
-		return r == -EPROTO ? r : -ENOMEM;
-	return shmkit__heap_take(h, bs, align, tag, ret);
+	return r;
 }
 
 static int alloc_shared(shmkit_heap *h, uint64_t bs, uint64_t align,
@@ -570,7 +605,7 @@ static struct heap_entry *entry_at(shmkit_heap *h, uint64_t ent)
 	e = (struct heap_entry *)(p + 2);
 	nl = ld(&e->namelen);
 	if (nl == 0 || nl > SHMKIT_HEAP_NAME_MAX ||
-	    BLK_HDR + sizeof(*e) + nl > size)
+	    BLK_HDR + sizeof(*e) + nl > size || memchr(e->name, 0, nl))
 		return NULL;
 	return e;
 }
@@ -632,9 +667,9 @@ static int make_named(shmkit_heap *h, const char *name, size_t len,
 	uint64_t obj = 0, ent = 0, osize;
 	struct heap_entry *e;
 	char *op;
-	int r, tries;
+	int r, stage = 0;
 
-	for (tries = 0; tries < 3; tries++) {
+	for (;;) {
 		shmkit__tx_begin(h);
 		r = shmkit__tx_take(h, bs, 16, TAG_NAMED, &obj);
 		if (r == 0)
@@ -646,18 +681,16 @@ static int make_named(shmkit_heap *h, const char *name, size_t len,
 		shmkit__tx_begin(h);
 		if (r != -ENOMEM)
 			break;
-		if (tries == 0 && shmkit__heap_reap_slots(h) >= 0 &&
-		    shmkit__heap_sweep(h) > 0)
-			continue;
-		r = shmkit__heap_grow(h, bs + ebs + BLK_MIN);
-		if (r < 0)
-			return r == -EPROTO ? r : -ENOMEM;
+		if ((r = make_room(h, bs + ebs + BLK_MIN, &stage)) < 0)
+			return r;
 	}
 	if (r < 0)
 		return r;
 	/* Nobody can reach these two blocks yet: fill them directly. */
-	op = shmkit__heap_at(h, obj, 16);
+	op = shmkit__heap_at(h, obj, (size_t)bs); /* in its part: take said so */
 	osize = BLK_SIZE(ld((uint64_t *)op));
+	if (osize < bs || !shmkit__heap_at(h, obj, (size_t)osize))
+		osize = bs; /* a corrupted heap: zero what is surely the block's */
 	memset(op + BLK_HDR, 0, (size_t)(osize - BLK_HDR));
 	e = (struct heap_entry *)((char *)shmkit__heap_at(h, ent, 16) + BLK_HDR);
 	st(&e->next, ld(&h->hdr->names[b]));

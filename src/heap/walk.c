@@ -100,7 +100,7 @@ int64_t shmkit__heap_sweep(shmkit_heap *h)
 			if (step(h, blk, &w0, &w1) < 0)
 				return -EPROTO;
 			size = BLK_SIZE(w0);
-			if (size < BLK_MIN || blk + size > end)
+			if (size < BLK_MIN || size > end - blk) /* no wrap-around */
 				return -EPROTO;
 			if (!(w0 & BLK_FREE) && W1_TAG(w1) == TAG_CACHED &&
 			    orphan(h, w1, false)) {
@@ -187,7 +187,7 @@ static int walk_parts(shmkit_heap *h, struct walk *w)
 					   (unsigned long long)blk);
 			size = BLK_SIZE(w0);
 			tag = W1_TAG(w1);
-			if (size < BLK_MIN || blk + size > end)
+			if (size < BLK_MIN || size > end - blk) /* no wrap-around */
 				return bad(w, "block at %#llx has size %llu, "
 					   "past its part's end",
 					   (unsigned long long)blk,

@@ -197,12 +197,67 @@ static int after_lock(struct mutex_impl *x, int r)
 	return x->dirty ? -EOWNERDEAD : 0;
 }
 
+/*
+ * Wait in slices of at most WAIT_SLICE_MS. An unlock wakes one waiter;
+ * should that waiter be killed before it takes the mutex, the kernel
+ * (which hands on only what a dead thread *held*) wakes nobody else, and
+ * the others would sleep on a free mutex for good. A waiter whose slice
+ * ends tries again, so such a lost wake-up costs the others one slice.
+ */
+#define WAIT_SLICE_MS 20
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Lock, waiting until mono_ms() reaches deadline (-1: for ever). */
+static int lock_until(struct mutex_impl *x, int64_t deadline)
+{
+	for (;;) {
+		struct timespec ts;
+		int64_t slice = WAIT_SLICE_MS;
+		int r;
+
+		/* Free, or left by a dead owner: taken at once, without
+		 * reading the clock. (This is also the path TSan follows: its
+		 * timedlock interceptor, unlike its lock and trylock ones,
+		 * does not count an EOWNERDEAD as a lock taken.) */
+		r = pthread_mutex_trylock(&x->pm);
+		if (r != EBUSY)
+			return after_lock(x, r);
+		if (deadline >= 0) {
+			int64_t left = deadline - mono_ms();
+			if (left <= 0)
+				return -ETIMEDOUT;
+			if (left < slice)
+				slice = left;
+		}
+		/* pthread_mutex_timedlock() rather than clocklock(CLOCK_
+		 * MONOTONIC): sanitizers and older C libraries know only the
+		 * former. A jump of the wall clock changes one slice only. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)slice * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		do {
+			r = pthread_mutex_timedlock(&x->pm, &ts);
+		} while (r == EINTR);
+		if (r != ETIMEDOUT)
+			return after_lock(x, r);
+	}
+}
+
 int shmkit_mutex_lock(shmkit_mutex *m)
 {
 	struct mutex_impl *x = impl(m);
 	if (!x)
 		return -EINVAL;
-	return after_lock(x, pthread_mutex_lock(&x->pm));
+	return lock_until(x, -1);
 }
 
 int shmkit_mutex_trylock(shmkit_mutex *m)
@@ -216,33 +271,12 @@ int shmkit_mutex_trylock(shmkit_mutex *m)
 int shmkit_mutex_timedlock(shmkit_mutex *m, int64_t timeout_ms)
 {
 	struct mutex_impl *x = impl(m);
-	struct timespec ts;
-	int r;
 
 	if (!x)
 		return -EINVAL;
 	if (timeout_ms < 0)
-		return shmkit_mutex_lock(m);
-	/* Free, or left by a dead owner: taken at once, without reading the
-	 * clock. (This is also the path TSan follows: its timedlock
-	 * interceptor, unlike its lock and trylock ones, does not count an
-	 * EOWNERDEAD as a lock taken.) */
-	r = pthread_mutex_trylock(&x->pm);
-	if (r != EBUSY)
-		return after_lock(x, r);
-	/* pthread_mutex_timedlock() rather than clocklock(CLOCK_MONOTONIC):
-	 * sanitizers and older C libraries know only the former. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(timeout_ms / 1000);
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	do {
-		r = pthread_mutex_timedlock(&x->pm, &ts);
-	} while (r == EINTR);
-	return after_lock(x, r);
+		return lock_until(x, -1);
+	return lock_until(x, mono_ms() + timeout_ms);
 }
 
 int shmkit_mutex_consistent(shmkit_mutex *m)
