@@ -5,9 +5,8 @@
 # what is not a heap is refused and left untouched (stat, rm, and a create
 # over an existing name); a heap that grows, and one that is full; `shmkit
 # ls` marking heaps; racing gets of one name; a damaged heap found by
-# check; and the example examples/heap_list (${SHMKIT_BUILD}/examples/
-# heap_list when the build made it, else compiled here against the build's
-# static library when a C compiler is at hand, else skipped).
+# check; and the example examples/heap_list (built by tests/CMakeLists.txt
+# as example_heap_list, with the build's flags).
 # Every command runs under timeout. The EXIT trap removes everything it
 # makes whatever happens: names /shmkit-test-heap-cli-<pid>-* in /dev/shm
 # (file: heaps in a directory of that name) and the example's heap.
@@ -312,18 +311,10 @@ run 1 "heap stat after rm" "$CLI" heap stat "$S" && check "says no such segment"
 run 0 "rm the plain segment" "$CLI" rm "$N"
 
 # -- the example ---------------------------------------------------------------------------
-EX=""
-if [ -n "$BUILD" ] && [ -x "$BUILD/examples/heap_list" ]; then
-  EX="$BUILD/examples/heap_list"
-elif [ -n "$BUILD" ] && [ -f "$BUILD/libshmkit.a" ] && command -v cc >/dev/null 2>&1; then
-  # Built as a user would: the public header and the library only.
-  if timeout 120 cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$SRC/include" \
-      "$SRC/examples/heap_list.c" "$BUILD/libshmkit.a" -pthread -lrt -o "$tmp/heap_list" 2>"$tmp/cc.err"; then
-    EX="$tmp/heap_list"
-  else
-    fail "examples/heap_list.c does not compile: $(head -n 5 "$tmp/cc.err")"
-  fi
-fi
+# Built by tests/CMakeLists.txt from examples/heap_list.c, with the
+# build's flags (sanitizers included), against the static library.
+EX="$BUILD/tests/example_heap_list"
+[ -x "$EX" ] || fail "the heap_list example was not built ($EX)"
 if [ -n "$EX" ]; then
   run 0 "the heap_list example" "$EX"
   expid=$(sed -n 's/^parent \([0-9]*\): made .*/\1/p' "$tmp/out" | head -n 1)
@@ -333,8 +324,6 @@ if [ -n "$EX" ]; then
   check "in order" test "$(sed -n 's/^  node \([0-9]\) .*/\1/p' "$tmp/out" | tr -d '\n')" = 12345678
   check "the heap grew" out_line '^parent [0-9]+: read 8 nodes; the heap grew to [0-9]+ bytes in [2-9] parts$'
   check "the example left nothing in /dev/shm" test ! -e "/dev/shm/shmkit-example-heap-$expid"
-else
-  echo "SKIP the heap_list example: not built (SHMKIT_BUILD/examples/heap_list) and no cc with SHMKIT_BUILD/libshmkit.a"
 fi
 
 # -- nothing left behind --------------------------------------------------------------------
