@@ -44,6 +44,33 @@
 
 #define MUTEX_MAGIC 0x534b4d58u /* "SKMX" */
 
+#if defined(__SANITIZE_THREAD__)
+#define SHMKIT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHMKIT_TSAN 1
+#endif
+#endif
+#ifdef SHMKIT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/*
+ * TSan's pthread_mutex_timedlock interceptor, unlike its lock and trylock
+ * ones, does not count an EOWNERDEAD as a lock taken; a waiter whose owner
+ * died while it waited tells TSan itself, or the unlock that follows is
+ * reported as one of a mutex never locked.
+ */
+static void tsan_took(void *m)
+{
+#ifdef SHMKIT_TSAN
+	__tsan_mutex_pre_lock(m, __tsan_mutex_try_lock);
+	__tsan_mutex_post_lock(m, __tsan_mutex_try_lock, 0);
+#else
+	(void)m;
+#endif
+}
+
 /* -- The registry of held mutexes (see above) ------------------------------ */
 
 #define HELD_MAX 4096u /* a power of two */
@@ -247,6 +274,8 @@ static int lock_until(struct mutex_impl *x, int64_t deadline)
 		do {
 			r = pthread_mutex_timedlock(&x->pm, &ts);
 		} while (r == EINTR);
+		if (r == EOWNERDEAD)
+			tsan_took(&x->pm);
 		if (r != ETIMEDOUT)
 			return after_lock(x, r);
 	}
