@@ -62,7 +62,7 @@ static int map_at(shmkit_heap *h, unsigned part, uint64_t fileoff,
 	if (at + size < res + span)
 		munmap(at + size, (size_t)(res + span - (at + size)));
 	h->base[part] = at;
-	h->psize[part] = size;
+	set_psize(h, part, size);
 	h->unmap[part] = true;
 	return 0;
 }
@@ -838,7 +838,7 @@ fail:
 	h->nmapped = (unsigned)n;
 	munmap(h->base[n], (size_t)want);
 	h->base[n] = NULL;
-	h->psize[n] = 0;
+	set_psize(h, n, 0);
 	return r;
 }
 

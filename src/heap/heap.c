@@ -302,7 +302,7 @@ static inline uint64_t *ref_hdr(shmkit_heap *h, shmkit_ref ref,
 		return NULL;
 	/* ref 0, a misaligned one, one before the part's first block or
 	 * past its end: all fail these two tests */
-	if ((off & 15) || off - h->lo[part] > h->psize[part] - BLK_HDR - h->lo[part])
+	if ((off & 15) || off - h->lo[part] > h->span[part])
 		return NULL;
 	p = (uint64_t *)(h->base[part] + off - BLK_HDR);
 	w1 = ld(p + 1);
@@ -397,7 +397,8 @@ static int take_locked(shmkit_heap *h, uint64_t bs, uint64_t align,
 	return r;
 }
 
-static int alloc_shared(shmkit_heap *h, uint64_t bs, uint64_t align,
+static __attribute__((noinline)) int alloc_shared(shmkit_heap *h, uint64_t bs,
+						 uint64_t align,
 			shmkit_ref *ret)
 {
 	uint64_t blk;
@@ -414,7 +415,7 @@ static int alloc_shared(shmkit_heap *h, uint64_t bs, uint64_t align,
 }
 
 /* Refill an empty class under the lock (claiming a slot if need be). */
-static int refill(shmkit_heap *h, unsigned cls)
+static __attribute__((noinline)) int refill(shmkit_heap *h, unsigned cls)
 {
 	int r = shmkit__heap_lock(h);
 
@@ -499,12 +500,37 @@ int shmkit_heap_alloc_aligned(shmkit_heap *h, size_t size, size_t align,
 	return alloc_shared(h, bs, align, ret);
 }
 
+/* free() once the block is claimed, when the cache cannot simply take it:
+ * a full class (give half back first), or a block for the free lists. */
+static __attribute__((noinline)) int free_slow(shmkit_heap *h, uint64_t blk,
+					       uint64_t size, shmkit_ref ref)
+{
+	int r;
+
+	if (size <= CACHE_MAX_BLOCK && h->slot >= 0 &&
+	    h->cached + size <= CACHE_BYTES) {
+		unsigned cls = (unsigned)(size / 16);
+		struct heap_cache *c = &h->cache[cls];
+		if ((r = shmkit__heap_lock(h)) < 0)
+			return r; /* stays claimed: an orphan once we are gone */
+		(void)shmkit__heap_flush(h, cls, c->depth / 2);
+		shmkit__heap_unlock(h);
+		c->blk[c->n++] = blk | (ref & ~CACHE_BLK_MASK);
+		h->cached += size;
+		return 0;
+	}
+	if ((r = shmkit__heap_lock(h)) < 0)
+		return r;
+	r = shmkit__heap_give(h, blk, -1);
+	shmkit__heap_unlock(h);
+	return r;
+}
+
 int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 {
 	uint64_t blk, size, w1, mine;
 	unsigned tag;
 	uint64_t *p;
-	int r;
 
 	if (!h)
 		return -EINVAL;
@@ -531,26 +557,14 @@ int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 		return -EINVAL; /* freed by someone else at this very moment */
 	if (size <= CACHE_MAX_BLOCK && h->slot >= 0 &&
 	    h->cached + size <= CACHE_BYTES) {
-		unsigned cls = (unsigned)(size / 16), depth = h->cache[cls].depth;
-		struct heap_cache *c = &h->cache[cls];
-		if (c->n >= depth) {
-			if ((r = shmkit__heap_lock(h)) < 0)
-				goto shared_failed;
-			(void)shmkit__heap_flush(h, cls, depth / 2);
-			shmkit__heap_unlock(h);
+		struct heap_cache *c = &h->cache[size / 16];
+		if (__builtin_expect(c->n < c->depth, 1)) {
+			c->blk[c->n++] = blk | (ref & ~CACHE_BLK_MASK);
+			h->cached += size;
+			return 0;
 		}
-		c->blk[c->n++] = blk | (ref & ~CACHE_BLK_MASK);
-		h->cached += size;
-		return 0;
 	}
-	if ((r = shmkit__heap_lock(h)) < 0)
-		goto shared_failed;
-	r = shmkit__heap_give(h, blk, -1);
-	shmkit__heap_unlock(h);
-	return r;
-shared_failed:
-	/* The block stays claimed (an orphan once this process is gone). */
-	return r;
+	return free_slow(h, blk, size, ref);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -966,7 +980,7 @@ static int map_seg(shmkit_heap *h, shmkit_seg *seg, uint64_t size)
 		return shmkit__heap_map_first(h, size);
 	}
 	h->base[0] = shmkit_addr(seg);
-	h->psize[0] = size;
+	set_psize(h, 0, size);
 	h->nmapped = 1;
 	h->align_max = PAGE;
 	return 0;
@@ -1088,7 +1102,7 @@ static shmkit_heap *in_handle(shmkit_seg *seg, size_t offset, size_t len)
 		return NULL;
 	h->seg = seg;
 	h->base[0] = (char *)shmkit_addr(seg) + offset;
-	h->psize[0] = (uint64_t)len & ~(uint64_t)15;
+	set_psize(h, 0, (uint64_t)len & ~(uint64_t)15);
 	h->nmapped = 1;
 	h->align_max = lowbit < PAGE ? lowbit : PAGE;
 	return h;
@@ -1131,7 +1145,7 @@ int shmkit_heap_open_in(shmkit_seg *seg, size_t offset, size_t len,
 		handle_free(h);
 		return r;
 	}
-	h->psize[0] = ld(&h->hdr->parts[0].size);
+	set_psize(h, 0, ld(&h->hdr->parts[0].size));
 	h->secret = ld(&h->hdr->secret);
 	if ((r = join(h)) < 0) {
 		handle_free(h);

@@ -192,6 +192,7 @@ struct shmkit_heap {
 	char *base[HEAP_PARTS];
 	uint64_t psize[HEAP_PARTS];
 	uint64_t lo[HEAP_PARTS]; /* lowest payload offset in each part */
+	uint64_t span[HEAP_PARTS]; /* highest payload offset - lo (set_psize) */
 	bool unmap[HEAP_PARTS];
 	uint64_t align_max;
 	int slot;       /* -1: no cache */
@@ -278,13 +279,26 @@ static inline void st(uint64_t *p, uint64_t v)
 static inline uint64_t shmkit__heap_check_word(const shmkit_heap *h,
 					       uint64_t addr, unsigned gen)
 {
-	/* Not a cryptographic MAC (a process that can write the heap can do
-	 * anything to it anyway): a keyed mix that a stray or made-up value
-	 * matches with odds of 2^-40. Two multiplies: it is on every call. */
-	uint64_t x = (addr ^ ((uint64_t)gen << 44)) * UINT64_C(0x9e3779b97f4a7c15);
-	x ^= h->secret;
-	x = (x ^ (x >> 29)) * UINT64_C(0xbf58476d1ce4e5b9);
-	return (x >> 24) & HEAP_OFF_MASK;
+	/*
+	 * Not a cryptographic MAC (a process that can write the heap can do
+	 * anything to it anyway): what tells a live header from a stray or
+	 * made-up value (which matches with odds of 2^-40), from a header
+	 * copied to another address, or from the same address in another
+	 * generation. The high 40 bits of one multiply, by an odd constant,
+	 * of the address (below bit 48) and the generation (above it): a
+	 * difference in either reaches those bits, except for a handful of
+	 * particular address distances. It is on every call: one multiply.
+	 */
+	return ((addr ^ h->secret ^ ((uint64_t)gen << 48)) *
+		UINT64_C(0x9e3779b97f4a7c15)) >> 24;
+}
+
+/* Record part's mapped size (and what ref checks derive from it). */
+static inline void set_psize(shmkit_heap *h, unsigned part, uint64_t size)
+{
+	h->psize[part] = size;
+	h->span[part] = size >= h->lo[part] + BLK_HDR ? size - BLK_HDR - h->lo[part]
+						       : 0;
 }
 
 /* A block size for a request: header included, 16-byte multiple, >= 32.
