@@ -283,11 +283,21 @@ static inline uint64_t live_w1(const shmkit_heap *h, uint64_t blk,
  * it, or NULL. *ret_tag: USED or NAMED (ENTRY blocks are never handed
  * out, so they are not live to a user).
  */
-static __attribute__((noinline)) bool map_for_ref(shmkit_heap *h,
-						   unsigned part)
+/* Whether ref lies in a part this process has not mapped yet, and then
+ * maps it: the fast paths call it (out of line) and start again. */
+static __attribute__((noinline)) bool ref_unmapped(shmkit_heap *h,
+						   shmkit_ref ref)
 {
-	return shmkit__heap_map_part(h, part) == 0;
+	unsigned part = HEAP_PART_OF(ref & ((UINT64_C(1) << 48) - 1));
+
+	return part >= h->nmapped && part < HEAP_PARTS &&
+	       shmkit__heap_map_part(h, part) == 0;
 }
+
+#define REF_MAPPED(h, ref)                                                     \
+	(__builtin_expect(HEAP_PART_OF((ref) & ((UINT64_C(1) << 48) - 1)) <    \
+				  (h)->nmapped,                                \
+			  1))
 
 static inline uint64_t *ref_hdr(shmkit_heap *h, shmkit_ref ref,
 				uint64_t *ret_blk, unsigned *ret_tag,
@@ -297,9 +307,8 @@ static inline uint64_t *ref_hdr(shmkit_heap *h, shmkit_ref ref,
 	unsigned part = HEAP_PART_OF(addr);
 	uint64_t off = addr & HEAP_OFF_MASK, w1, *p;
 
-	if (__builtin_expect(part >= h->nmapped, 0) &&
-	    (part >= HEAP_PARTS || !map_for_ref(h, part)))
-		return NULL;
+	if (__builtin_expect(part >= h->nmapped, 0))
+		return NULL; /* callers map it first: ref_unmapped() */
 	/* ref 0, a misaligned one, one before the part's first block or
 	 * past its end: all fail these two tests */
 	if ((off & 15) || off - h->lo[part] > h->span[part])
@@ -333,9 +342,14 @@ static uint64_t live_size(const shmkit_heap *h, uint64_t blk, const uint64_t *p)
 
 void *shmkit_heap_ptr(shmkit_heap *h, shmkit_ref ref)
 {
-	uint64_t blk, w1;
+	uint64_t blk, w1, *p;
 	unsigned tag;
-	uint64_t *p = h ? ref_hdr(h, ref, &blk, &tag, &w1) : NULL;
+
+	if (!h)
+		return NULL;
+	if (!REF_MAPPED(h, ref))
+		return ref_unmapped(h, ref) ? shmkit_heap_ptr(h, ref) : NULL;
+	p = ref_hdr(h, ref, &blk, &tag, &w1);
 	return p ? (void *)(p + 2) : NULL;
 }
 
@@ -368,9 +382,14 @@ shmkit_ref shmkit_heap_ref(shmkit_heap *h, const void *ptr)
 
 size_t shmkit_heap_usable(shmkit_heap *h, shmkit_ref ref)
 {
-	uint64_t blk, size, w1;
+	uint64_t blk, size, w1, *p;
 	unsigned tag;
-	uint64_t *p = h ? ref_hdr(h, ref, &blk, &tag, &w1) : NULL;
+
+	if (!h)
+		return 0;
+	if (!REF_MAPPED(h, ref))
+		return ref_unmapped(h, ref) ? shmkit_heap_usable(h, ref) : 0;
+	p = ref_hdr(h, ref, &blk, &tag, &w1);
 
 	if (!p || !(size = live_size(h, blk, p)))
 		return 0;
@@ -443,6 +462,20 @@ static __attribute__((noinline)) int refill(shmkit_heap *h, unsigned cls)
 	return r;
 }
 
+/* alloc() with an empty class: refill it (or go shared), start again. */
+static __attribute__((noinline)) int alloc_refill(shmkit_heap *h,
+						  unsigned cls, size_t size,
+						  shmkit_ref *ret)
+{
+	int r = refill(h, cls);
+
+	if (r < 0 && r != -ENOSPC)
+		return r;
+	if (h->cache[cls].n > 0)
+		return shmkit_heap_alloc(h, size, ret);
+	return alloc_shared(h, (uint64_t)cls * 16, 16, ret);
+}
+
 int shmkit_heap_alloc(shmkit_heap *h, size_t size, shmkit_ref *ret)
 {
 	uint64_t bs = heap_block_size(size);
@@ -453,12 +486,9 @@ int shmkit_heap_alloc(shmkit_heap *h, size_t size, shmkit_ref *ret)
 		unsigned cls = (unsigned)(bs / 16);
 		struct heap_cache *c = &h->cache[cls];
 		check_fork(h);
-		if (c->n == 0) {
-			int r = refill(h, cls);
-			if (r < 0 && r != -ENOSPC)
-				return r;
-		}
-		if (c->n > 0) {
+		if (__builtin_expect(c->n == 0, 0))
+			return alloc_refill(h, cls, size, ret);
+		{
 			/* Every block of class cls is cls * 16 bytes, and the
 			 * cache keeps its generation: nothing to read. */
 			uint64_t e = c->blk[--c->n];
@@ -534,6 +564,8 @@ int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 
 	if (!h)
 		return -EINVAL;
+	if (!REF_MAPPED(h, ref))
+		return ref_unmapped(h, ref) ? shmkit_heap_free(h, ref) : -EINVAL;
 	p = ref_hdr(h, ref, &blk, &tag, &w1);
 	if (!p)
 		return -EINVAL;
