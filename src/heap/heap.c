@@ -294,6 +294,25 @@ static __attribute__((noinline)) bool ref_unmapped(shmkit_heap *h,
 	       shmkit__heap_map_part(h, part) == 0;
 }
 
+/* The public calls, for a ref in a part not mapped yet: map, start again
+ * (tail calls, so that the fast paths stay leaves). */
+static __attribute__((noinline)) void *ptr_slow(shmkit_heap *h, shmkit_ref ref)
+{
+	return ref_unmapped(h, ref) ? shmkit_heap_ptr(h, ref) : NULL;
+}
+
+static __attribute__((noinline)) size_t usable_slow(shmkit_heap *h,
+						    shmkit_ref ref)
+{
+	return ref_unmapped(h, ref) ? shmkit_heap_usable(h, ref) : 0;
+}
+
+static __attribute__((noinline)) int free_unmapped(shmkit_heap *h,
+						   shmkit_ref ref)
+{
+	return ref_unmapped(h, ref) ? shmkit_heap_free(h, ref) : -EINVAL;
+}
+
 #define REF_MAPPED(h, ref)                                                     \
 	(__builtin_expect(HEAP_PART_OF((ref) & ((UINT64_C(1) << 48) - 1)) <    \
 				  (h)->nmapped,                                \
@@ -307,8 +326,7 @@ static inline uint64_t *ref_hdr(shmkit_heap *h, shmkit_ref ref,
 	unsigned part = HEAP_PART_OF(addr);
 	uint64_t off = addr & HEAP_OFF_MASK, w1, *p;
 
-	if (__builtin_expect(part >= h->nmapped, 0))
-		return NULL; /* callers map it first: ref_unmapped() */
+	/* the caller made sure that part is mapped (REF_MAPPED) */
 	/* ref 0, a misaligned one, one before the part's first block or
 	 * past its end: all fail these two tests */
 	if ((off & 15) || off - h->lo[part] > h->span[part])
@@ -348,7 +366,7 @@ void *shmkit_heap_ptr(shmkit_heap *h, shmkit_ref ref)
 	if (!h)
 		return NULL;
 	if (!REF_MAPPED(h, ref))
-		return ref_unmapped(h, ref) ? shmkit_heap_ptr(h, ref) : NULL;
+		return ptr_slow(h, ref);
 	p = ref_hdr(h, ref, &blk, &tag, &w1);
 	return p ? (void *)(p + 2) : NULL;
 }
@@ -388,7 +406,7 @@ size_t shmkit_heap_usable(shmkit_heap *h, shmkit_ref ref)
 	if (!h)
 		return 0;
 	if (!REF_MAPPED(h, ref))
-		return ref_unmapped(h, ref) ? shmkit_heap_usable(h, ref) : 0;
+		return usable_slow(h, ref);
 	p = ref_hdr(h, ref, &blk, &tag, &w1);
 
 	if (!p || !(size = live_size(h, blk, p)))
@@ -480,7 +498,7 @@ int shmkit_heap_alloc(shmkit_heap *h, size_t size, shmkit_ref *ret)
 {
 	uint64_t bs = heap_block_size(size);
 
-	if (!h || !ret || !size || !bs)
+	if (__builtin_expect(!h || !ret || !size || !bs, 0))
 		return -EINVAL;
 	if (bs <= CACHE_MAX_BLOCK) {
 		unsigned cls = (unsigned)(bs / 16);
@@ -559,20 +577,24 @@ static __attribute__((noinline)) int free_slow(shmkit_heap *h, uint64_t blk,
 int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 {
 	uint64_t blk, size, w1, mine;
-	unsigned tag;
 	uint64_t *p;
 
 	if (!h)
 		return -EINVAL;
 	if (!REF_MAPPED(h, ref))
-		return ref_unmapped(h, ref) ? shmkit_heap_free(h, ref) : -EINVAL;
-	p = ref_hdr(h, ref, &blk, &tag, &w1);
-	if (!p)
-		return -EINVAL;
-	if (tag == TAG_NAMED)
-		return -EBUSY;
-	if (!(size = live_size(h, blk, p)))
-		return -EPROTO;
+		return free_unmapped(h, ref);
+	{
+		uint64_t addr = ref & ((UINT64_C(1) << 48) - 1);
+		unsigned part = HEAP_PART_OF(addr);
+		uint64_t off = addr & HEAP_OFF_MASK;
+		if ((off & 15) || off - h->lo[part] > h->span[part])
+			return -EINVAL;
+		blk = addr - BLK_HDR;
+		p = (uint64_t *)(h->base[part] + off - BLK_HDR);
+	}
+	/* The w1 of a live, unnamed block of this generation: the swap
+	 * below both checks the ref and claims the block. */
+	w1 = live_w1(h, blk, (unsigned)(ref >> 48), TAG_USED);
 	check_fork(h);
 	/*
 	 * Claim it: USED -> CACHED by this handle (slot 255 when it has
@@ -586,7 +608,17 @@ int shmkit_heap_free(shmkit_heap *h, shmkit_ref ref)
 	       (h->slot >= 0 ? h->cached_w1 : ((uint64_t)TAG_CACHED << 40) | 0xffu);
 	if (!__atomic_compare_exchange_n(p + 1, &w1, mine, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return -EINVAL; /* freed by someone else at this very moment */
+		/* w1 now holds what is there: a named object, or no live
+		 * block of this ref (never one, freed, re-allocated since, or
+		 * freed by someone else at this very moment) */
+		return w1 == (live_w1(h, blk, (unsigned)(ref >> 48), TAG_USED) ^
+			      ((uint64_t)(TAG_USED ^ TAG_NAMED) << 40))
+			       ? -EBUSY
+			       : -EINVAL;
+	/* Claimed, so ours to read: a size that does not fit its part is a
+	 * corrupted heap (the block stays claimed: never handed out). */
+	if (!(size = live_size(h, blk, p)))
+		return -EPROTO;
 	if (size <= CACHE_MAX_BLOCK && h->slot >= 0 &&
 	    h->cached + size <= CACHE_BYTES) {
 		struct heap_cache *c = &h->cache[size / 16];
