@@ -20,7 +20,7 @@
  *
  * SHMKIT_HEAP_SEED sets the random seed (printed, so a failure replays).
  */
-#include "test.h"
+#include "heap_test.h"
 #include "heap/heap_int.h"
 
 #include <dirent.h>
@@ -48,24 +48,6 @@
 
 /* -- helpers --------------------------------------------------------------- */
 
-static uint64_t rng_state = 1;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static uint8_t pat(uint64_t seed, size_t i)
-{
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + i;
-	x ^= x >> 29;
-	x *= 0xBF58476D1CE4E5B9ull;
-	return (uint8_t)(x >> 56);
-}
-
 static void fill(void *p, size_t n, uint64_t seed)
 {
 	uint8_t *b = p;
@@ -90,15 +72,6 @@ static int all_zero(const void *p, size_t n)
 		if (b[i])
 			return 0;
 	return 1;
-}
-
-static const char *pspec(const char *tag)
-{
-	static char buf[8][160];
-	static unsigned k;
-	char *s = buf[k++ % 8];
-	snprintf(s, sizeof(buf[0]), "posix:%s", test_name(tag));
-	return s;
 }
 
 /* A directory of the test's own for file: heaps. */
@@ -129,23 +102,7 @@ static shmkit_heap *mk(const char *spec, size_t size, uint64_t max)
 	return h;
 }
 
-static void check_ok_(shmkit_heap *h, const char *when, int line)
-{
-	char why[512] = "";
-	int r = shmkit_heap_check(h, why, sizeof(why));
-	if (r != 0)
-		FAIL_("(line %d) shmkit_heap_check %s: %s: %s", line, when,
-		      shmkit_err_name(r), why);
-}
 #define check_ok(h, when) check_ok_((h), (when), __LINE__)
-
-static shmkit_heap_info hstat(shmkit_heap *h)
-{
-	shmkit_heap_info in;
-	memset(&in, 0xa5, sizeof(in));
-	ASSERT_OK(shmkit_heap_stat(h, &in));
-	return in;
-}
 
 /* The figures every stat must satisfy, whatever the heap holds. */
 static void stat_sane_(const shmkit_heap_info *in, int line)

@@ -32,8 +32,7 @@
  * the lock is handed to it, with others waiting. (Kills at each step of a
  * commit, and of a recovery, are tests/test_heap_log.c.)
  */
-#include "test.h"
-
+#include "heap_test.h"
 
 #include <poll.h>
 #include <stdbool.h>
@@ -66,66 +65,13 @@
 
 /* -- helpers --------------------------------------------------------------- */
 
-static uint64_t rng_state = 1, base_seed;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static uint8_t pat(uint64_t seed, size_t i)
-{
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + i;
-	x ^= x >> 29;
-	x *= 0xBF58476D1CE4E5B9ull;
-	return (uint8_t)(x >> 56);
-}
+static uint64_t base_seed;
 
 static void sleep_us(unsigned us)
 {
 	struct timespec t = {us / 1000000, (long)(us % 1000000) * 1000};
 	while (nanosleep(&t, &t) < 0 && errno == EINTR)
 		;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-#define CFAIL(...)                                                            \
-	do {                                                                  \
-		fprintf(stderr, "%s:%d: child %d: ", __FILE__, __LINE__,      \
-			(int)getpid());                                       \
-		fprintf(stderr, __VA_ARGS__);                                 \
-		fputc('\n', stderr);                                          \
-		_exit(3);                                                     \
-	} while (0)
-
-#define COK(e)                                                                \
-	do {                                                                  \
-		long long r_ = (long long)(e);                                \
-		if (r_ < 0)                                                   \
-			CFAIL("%s: %s", #e, shmkit_err_name((int)r_));        \
-	} while (0)
-
-/* A block: [ref][size][seed] and the pattern. */
-struct bhdr {
-	uint64_t ref, size, seed;
-};
-
-static void stamp(void *p, shmkit_ref ref, size_t size, uint64_t seed)
-{
-	struct bhdr h = {ref, size, seed};
-	uint8_t *b = p;
-	for (size_t i = sizeof(h); i < size; i++)
-		b[i] = pat(seed, i);
-	memcpy(b, &h, sizeof(h));
 }
 
 static const char *proof(shmkit_heap *h, shmkit_ref ref)
@@ -224,21 +170,6 @@ struct ctl {
 
 static struct ctl *ctl;
 
-static shmkit_heap_info hstat(shmkit_heap *h)
-{
-	shmkit_heap_info in;
-	ASSERT_OK(shmkit_heap_stat(h, &in));
-	return in;
-}
-
-static void check_ok_(shmkit_heap *h, const char *when, int line)
-{
-	char why[512] = "";
-	int r = shmkit_heap_check(h, why, sizeof(why));
-	if (r != 0)
-		FAIL_("(line %d) shmkit_heap_check %s: %s: %s", line, when,
-		      shmkit_err_name(r), why);
-}
 #define check_ok(h, when) check_ok_((h), (when), __LINE__)
 
 /*
@@ -321,15 +252,6 @@ static void setup(void)
 	sa.sa_handler = wd_fire;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
-}
-
-static const char *pspec(const char *tag)
-{
-	static char buf[4][160];
-	static unsigned k;
-	char *s = buf[k++ % 4];
-	snprintf(s, sizeof(buf[0]), "posix:%s", test_name(tag));
-	return s;
 }
 
 /* -- torture: the children ----------------------------------------------------- */

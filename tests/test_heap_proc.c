@@ -21,7 +21,7 @@
  * says which child and why. Names are unique to the test's pid, and
  * everything made is destroyed.
  */
-#include "test.h"
+#include "heap_test.h"
 
 #include <poll.h>
 #include <stdbool.h>
@@ -47,78 +47,7 @@
 
 /* -- helpers --------------------------------------------------------------- */
 
-static uint64_t rng_state = 1;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
 static uint64_t base_seed;
-
-static uint8_t pat(uint64_t seed, size_t i)
-{
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + i;
-	x ^= x >> 29;
-	x *= 0xBF58476D1CE4E5B9ull;
-	return (uint8_t)(x >> 56);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static const char *pspec(const char *tag)
-{
-	static char buf[4][160];
-	static unsigned k;
-	char *s = buf[k++ % 4];
-	snprintf(s, sizeof(buf[0]), "posix:%s", test_name(tag));
-	return s;
-}
-
-/* A child's failure: say what, exit with a status the parent names. */
-#define CFAIL(...)                                                            \
-	do {                                                                  \
-		fprintf(stderr, "%s:%d: child %d: ", __FILE__, __LINE__,      \
-			(int)getpid());                                       \
-		fprintf(stderr, __VA_ARGS__);                                 \
-		fputc('\n', stderr);                                          \
-		_exit(3);                                                     \
-	} while (0)
-
-#define COK(e)                                                                \
-	do {                                                                  \
-		long long r_ = (long long)(e);                                \
-		if (r_ < 0)                                                   \
-			CFAIL("%s: %s", #e, shmkit_err_name((int)r_));        \
-	} while (0)
-
-/*
- * A block that proves itself: [ref][size][seed] then the pattern. A block
- * handed to two allocations at once shows as the wrong ref; a torn or
- * overwritten one as a wrong byte.
- */
-struct bhdr {
-	uint64_t ref, size, seed;
-};
-
-static void stamp(void *p, shmkit_ref ref, size_t size, uint64_t seed)
-{
-	struct bhdr h = {ref, size, seed};
-	uint8_t *b = p;
-	size_t i;
-
-	for (i = sizeof(h); i < size; i++)
-		b[i] = pat(seed, i);
-	memcpy(b, &h, sizeof(h));
-}
 
 /* NULL if the block at p is intact for ref; else what is wrong. */
 static const char *proof(const void *p, shmkit_ref ref, size_t usable)
@@ -165,22 +94,7 @@ static shmkit_heap *open_or_cfail(const char *spec)
 	return h;
 }
 
-static void check_ok_(shmkit_heap *h, const char *when, int line)
-{
-	char why[512] = "";
-	int r = shmkit_heap_check(h, why, sizeof(why));
-	if (r != 0)
-		FAIL_("(line %d) shmkit_heap_check %s: %s: %s", line, when,
-		      shmkit_err_name(r), why);
-}
 #define check_ok(h, when) check_ok_((h), (when), __LINE__)
-
-static shmkit_heap_info hstat(shmkit_heap *h)
-{
-	shmkit_heap_info in;
-	ASSERT_OK(shmkit_heap_stat(h, &in));
-	return in;
-}
 
 /* Shared between the test and its children. */
 struct ctl {
