@@ -893,25 +893,12 @@ static const char chan_usage[] =
 
 int shmkit_cli_chan(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
+	static const cli_sub subs[] = {
 		{"create", chan_create}, {"stat", chan_stat},
 		{"send", chan_send},     {"recv", chan_recv},
 		{"rm", chan_rm},
 	};
-	size_t i;
 
-	if (argc < 2)
-		return cli_usage_err("chan", "expected a command");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
-		fputs(chan_usage, stdout);
-		return CLI_OK;
-	}
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (!strcmp(argv[1], subs[i].name))
-			return subs[i].fn(argc - 1, argv + 1);
-	return cli_usage_err("chan", "unknown command '%s'", argv[1]);
+	return cli_dispatch("chan", subs, sizeof(subs) / sizeof(subs[0]),
+			    chan_usage, argc, argv);
 }

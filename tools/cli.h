@@ -213,6 +213,19 @@ int cmd_gc(int argc, char **argv);
 /* Channels (tools/chan.c). */
 int shmkit_cli_chan(int argc, char **argv);
 
+/* A command group's subcommands ("chan", "heap"). */
+typedef struct cli_sub {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cli_sub;
+
+/*
+ * Run the subcommand argv[1] of group with argv shifted by one; print
+ * usage for --help, -h or help; a usage error for none or an unknown one.
+ */
+int cli_dispatch(const char *group, const cli_sub *subs, size_t n,
+		 const char *usage, int argc, char **argv);
+
 /* Heaps (tools/cmd_heap.c). */
 int cmd_heap(int argc, char **argv);
 

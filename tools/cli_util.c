@@ -567,3 +567,21 @@ int64_t cli_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+int cli_dispatch(const char *group, const cli_sub *subs, size_t n,
+		 const char *usage, int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2)
+		return cli_usage_err(group, "expected a command");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		fputs(usage, stdout);
+		return CLI_OK;
+	}
+	for (i = 0; i < n; i++)
+		if (!strcmp(argv[1], subs[i].name))
+			return subs[i].fn(argc - 1, argv + 1);
+	return cli_usage_err(group, "unknown command '%s'", argv[1]);
+}

@@ -734,26 +734,13 @@ static const char heap_usage[] =
 
 int cmd_heap(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} subs[] = {
+	static const cli_sub subs[] = {
 		{"create", heap_create}, {"stat", heap_stat},
 		{"ls", heap_ls},         {"check", heap_check},
 		{"get", heap_get},       {"unname", heap_unname},
 		{"rm", heap_rm},
 	};
-	size_t i;
 
-	if (argc < 2)
-		return cli_usage_err("heap", "expected a command");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
-		fputs(heap_usage, stdout);
-		return CLI_OK;
-	}
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (!strcmp(argv[1], subs[i].name))
-			return subs[i].fn(argc - 1, argv + 1);
-	return cli_usage_err("heap", "unknown command '%s'", argv[1]);
+	return cli_dispatch("heap", subs, sizeof(subs) / sizeof(subs[0]),
+			    heap_usage, argc, argv);
 }
