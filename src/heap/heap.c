@@ -688,13 +688,26 @@ static struct heap_entry *entry_at(shmkit_heap *h, uint64_t ent)
 	return e;
 }
 
+/* How many directory entries a walk may visit before it calls the chain
+ * a cycle: the count the header keeps, but never more than could fit in
+ * the parts mapped (the count is shared memory too). */
+static uint64_t names_limit(const shmkit_heap *h)
+{
+	uint64_t n = ld(&h->hdr->nnamed), room = 0;
+	unsigned i;
+
+	for (i = 0; i < h->nmapped; i++)
+		room += h->psize[i] / (2 * BLK_MIN);
+	return (n < room ? n : room) + 1;
+}
+
 /* Under the lock: look name up. 0 and *f, -ENOENT, or -EPROTO. */
 static int lookup(shmkit_heap *h, const char *name, size_t len,
 		  struct found *f)
 {
 	unsigned b = name_bucket(name, len);
 	uint64_t link = HA(h, names[b]), ent = ld(&h->hdr->names[b]);
-	uint64_t steps = 0, limit = ld(&h->hdr->nnamed) + 1;
+	uint64_t steps = 0, limit = names_limit(h);
 
 	while (ent) {
 		struct heap_entry *e = entry_at(h, ent);
@@ -879,7 +892,7 @@ int shmkit_heap_names(shmkit_heap *h, shmkit_heap_name_cb cb, void *arg)
 		return -EINVAL;
 	if ((r = shmkit__heap_lock(h)) < 0)
 		return r;
-	limit = ld(&h->hdr->nnamed);
+	limit = names_limit(h);
 	for (b = 0; b < HEAP_BUCKETS; b++) {
 		uint64_t ent = ld(&h->hdr->names[b]);
 		while (ent) {

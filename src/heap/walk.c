@@ -114,8 +114,10 @@ int64_t shmkit__heap_sweep(shmkit_heap *h)
 					return -EPROTO;
 				}
 				got += (int64_t)size;
-				blk = merged; /* a free block now: stepped over */
-				continue;
+				(void)merged;
+				/* On past it, never back: where it was merged
+				 * with the block after it, that block's header is
+				 * still there and still leads on correctly. */
 			}
 			blk += size;
 		}
