@@ -100,6 +100,12 @@ int cli_create_err(const char *spec, uint64_t size, unsigned flags, int err);
  */
 int cli_parse_size(const char *s, uint64_t *out);
 
+/* Parse a size operand or option value (what names it in the message:
+ * "SIZE", "--offset"); prints the usage error itself and returns CLI_USAGE,
+ * or 0. zero_ok: 0 is allowed (the message then says "0 or more"). */
+int cli_size_arg(const char *cmd, const char *what, const char *s,
+		 bool zero_ok, uint64_t *out);
+
 /* Parse permission bits in octal ("0640", "640"), at most 0777. */
 int cli_parse_mode(const char *s, unsigned *out);
 

@@ -585,3 +585,31 @@ int cli_dispatch(const char *group, const cli_sub *subs, size_t n,
 			return subs[i].fn(argc - 1, argv + 1);
 	return cli_usage_err(group, "unknown command '%s'", argv[1]);
 }
+
+int cli_size_arg(const char *cmd, const char *what, const char *s,
+		 bool zero_ok, uint64_t *out)
+{
+	int r = cli_parse_size(s, out);
+
+	if (s[0] == '-')
+		return cli_usage_err(cmd,
+				     "%s must be %s, optionally with K, M, G, "
+				     "T, P or E: '%s' is negative",
+				     what,
+				     zero_ok ? "a number of bytes, 0 or more"
+					     : "a positive number of bytes",
+				     s);
+	if (r == -ERANGE)
+		return cli_usage_err(cmd, "%s '%s' is too large (more than "
+				     "16E, 2^64 - 1 bytes)", what, s);
+	if (r == -EDOM)
+		return cli_usage_err(cmd, "%s '%s' is not a whole number of "
+				     "bytes", what, s);
+	if (r < 0)
+		return cli_usage_err(cmd,
+				     "invalid %s '%s' (expected bytes, or a "
+				     "number with K, M, G, T, P or E: 4096, "
+				     "4K, 1.5M)",
+				     what, s);
+	return 0;
+}

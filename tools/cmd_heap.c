@@ -56,36 +56,6 @@ static int heap_err(const char *sub, const char *spec, int err, bool opening)
 	return cli_why_print(what, spec, &w);
 }
 
-/* A SIZE operand or --max: bytes with an optional K, M, G, ... suffix, as
- * for `shmkit create`. Prints the usage error itself. */
-static int size_arg(const char *sub, const char *what, const char *s,
-		    uint64_t *out)
-{
-	int r = cli_parse_size(s, out);
-
-	if (s[0] == '-')
-		return cli_usage_err(sub,
-				     "%s must be a positive number of bytes, "
-				     "optionally with K, M, G, T, P or E: '%s' "
-				     "is negative",
-				     what, s);
-	if (r == -ERANGE)
-		return cli_usage_err(sub, "%s '%s' is too large (more than "
-				     "16E, 2^64 - 1 bytes)", what, s);
-	if (r == -EDOM)
-		return cli_usage_err(sub, "%s '%s' is not a whole number of "
-				     "bytes", what, s);
-	if (r < 0)
-		return cli_usage_err(sub,
-				     "invalid %s '%s' (expected bytes, or a "
-				     "number with K, M, G, T, P or E: 4096, "
-				     "4K, 1.5M)",
-				     what, s);
-	if (*out > SIZE_MAX)
-		return cli_usage_err(sub, "%s '%s' is too large", what, s);
-	return 0;
-}
-
 /* An object's NAME operand: 1 to SHMKIT_HEAP_NAME_MAX bytes. */
 static int name_arg(const char *sub, const char *name)
 {
@@ -227,7 +197,7 @@ static int heap_create(int argc, char **argv)
 	}
 	if (!spec || !size_s)
 		return cli_usage_err(sub, "expected SPEC and SIZE");
-	r = size_arg(sub, "SIZE", size_s, &size);
+	r = cli_size_arg(sub, "SIZE", size_s, false, &size);
 	if (r)
 		return r;
 	if (size < SHMKIT_HEAP_MIN_SIZE)
@@ -235,7 +205,7 @@ static int heap_create(int argc, char **argv)
 				     "bytes), the smallest heap: '%s' is not",
 				     SHMKIT_HEAP_MIN_SIZE, size_s);
 	if (max_s) {
-		r = size_arg(sub, "--max", max_s, &max);
+		r = cli_size_arg(sub, "--max", max_s, false, &max);
 		if (r)
 			return r;
 		if (max < size)
@@ -573,7 +543,7 @@ static int heap_get(int argc, char **argv)
 	r = name_arg(sub, ops[1]);
 	if (r)
 		return r;
-	r = size_arg(sub, "SIZE", ops[2], &size);
+	r = cli_size_arg(sub, "SIZE", ops[2], false, &size);
 	if (r)
 		return r;
 	if (size == 0)

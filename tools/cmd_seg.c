@@ -88,36 +88,6 @@ static const char create_usage[] =
 	"                    write' and 'rm' of it need --force.\n"
 	"  -h, --help        show this help\n";
 
-/* Parse a SIZE operand (what is "SIZE") or an option's size ("--offset");
- * prints the usage error itself. */
-static int size_arg(const char *cmd, const char *what, const char *s,
-		    uint64_t *out)
-{
-	int r = cli_parse_size(s, out);
-
-	if (s[0] == '-')
-		return cli_usage_err(cmd,
-				     "%s must be %s, optionally with K, M, G, "
-				     "T, P or E: '%s' is negative",
-				     what,
-				     strcmp(what, "SIZE")
-					     ? "a number of bytes, 0 or more"
-					     : "a positive number of bytes",
-				     s);
-	if (r == -ERANGE)
-		return cli_usage_err(cmd, "%s '%s' is too large (more than "
-				     "16E, 2^64 - 1 bytes)", what, s);
-	if (r == -EDOM)
-		return cli_usage_err(cmd, "%s '%s' is not a whole number of "
-				     "bytes", what, s);
-	if (r < 0)
-		return cli_usage_err(cmd,
-				     "invalid %s '%s' (expected bytes, or a "
-				     "number with K, M, G, T, P or E: 4096, "
-				     "4K, 1.5M)",
-				     what, s);
-	return 0;
-}
 
 static volatile sig_atomic_t hold_child;
 
@@ -308,7 +278,7 @@ int cmd_create(int argc, char **argv)
 				     "--hold needs a command to run: create "
 				     "--ephemeral --hold SPEC SIZE CMD "
 				     "[ARGS...]");
-	r = size_arg("create", "SIZE", size_s, &size);
+	r = cli_size_arg("create", "SIZE", size_s, false, &size);
 	if (r)
 		return r;
 	if (size == 0)
@@ -674,7 +644,7 @@ int cmd_write(int argc, char **argv)
 			fputs(write_usage, stdout);
 			return CLI_OK;
 		case O_OFFSET:
-			r = size_arg("write", "--offset", a.arg, &off);
+			r = cli_size_arg("write", "--offset", a.arg, true, &off);
 			if (r)
 				return r;
 			break;
