@@ -2174,7 +2174,7 @@ static void hostile_header(void)
 		{offsetof(struct heap_hdr, log[0].addr), "log[0].addr"},
 		{offsetof(struct heap_hdr, max_size), "max_size"},
 		{offsetof(struct heap_hdr, slots[0].state), "slots[0].state"},
-		{offsetof(struct heap_hdr, slots[0].cached), "slots[0].cached"},
+		{offsetof(struct heap_hdr, slots[0].epoch), "slots[0].epoch"},
 	};
 	const uint64_t vals[] = {0, 1, 15, 16, 17, 4096, UINT64_C(1) << 40,
 				 (UINT64_C(1) << 40) + 16, UINT64_MAX, 1000, 65,

@@ -257,11 +257,6 @@ int shmkit__tx_wr(shmkit_heap *h, uint64_t addr, uint64_t val)
 	return 0;
 }
 
-/* Record a store to a word this transaction has not touched yet. */
-static int tx_append(shmkit_heap *h, uint64_t addr, uint64_t val)
-{
-	return shmkit__tx_wr(h, addr, val);
-}
 
 /*
  * Apply a committed log: every store, in order. Idempotent. A log is what
@@ -640,9 +635,8 @@ static int tx_take(shmkit_heap *h, uint64_t bs, uint64_t align, unsigned tag,
 	return 0;
 }
 
-/* Free a block (any tag but FREE and END) into the open transaction;
- * *ret_merged: the free block it became part of. */
-static int tx_give(shmkit_heap *h, uint64_t blk, uint64_t *ret_merged)
+/* Free a block (any tag but FREE and END) into the open transaction. */
+static int tx_give(shmkit_heap *h, uint64_t blk)
 {
 	uint64_t w0, w1, size, next, nw0;
 	int r;
@@ -688,8 +682,6 @@ static int tx_give(shmkit_heap *h, uint64_t blk, uint64_t *ret_merged)
 	}
 	if ((r = mk_free(h, blk, size)) < 0 || (r = set_pfree(h, next, true)) < 0)
 		return r;
-	if (ret_merged)
-		*ret_merged = blk;
 	return fl_link(h, blk, size);
 }
 
@@ -711,7 +703,7 @@ int shmkit__heap_give(shmkit_heap *h, uint64_t blk, int pend)
 	int r;
 
 	shmkit__tx_begin(h);
-	r = tx_give(h, blk, NULL);
+	r = tx_give(h, blk);
 	if (r == 0 && pend >= 0)
 		r = shmkit__tx_wr(h, HA(h, pend[pend]), 0);
 	if (r == 0)
@@ -725,9 +717,9 @@ int shmkit__tx_take(shmkit_heap *h, uint64_t bs, uint64_t align, unsigned tag,
 {
 	return tx_take(h, bs, align, tag, ret);
 }
-int shmkit__tx_give(shmkit_heap *h, uint64_t blk, uint64_t *ret_merged)
+int shmkit__tx_give(shmkit_heap *h, uint64_t blk)
 {
-	return tx_give(h, blk, ret_merged);
+	return tx_give(h, blk);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -889,8 +881,8 @@ int shmkit__heap_refill(shmkit_heap *h, unsigned cls)
 			uint64_t b = chunk + i * bs;
 			uint64_t sz = i + 1 == want ? size - i * bs : bs;
 			/* inside the chunk: words nobody has logged */
-			if ((r = tx_append(h, b, sz)) < 0 ||
-			    (r = tx_append(h, b + 8,
+			if ((r = shmkit__tx_wr(h, b, sz)) < 0 ||
+			    (r = shmkit__tx_wr(h, b + 8,
 					       w1_make(h, b, (unsigned)gen,
 						       TAG_CACHED))) < 0)
 				goto out;
@@ -915,7 +907,6 @@ int shmkit__heap_refill(shmkit_heap *h, unsigned cls)
 		h->cache[k].blk[h->cache[k].n++] = b | (pw1 & ~CACHE_BLK_MASK);
 		h->cached += BLK_SIZE(w0);
 	}
-	st(&h->hdr->slots[h->slot].cached, h->cached);
 	return 0;
 out:
 	shmkit__tx_begin(h);
@@ -937,7 +928,5 @@ int shmkit__heap_flush(shmkit_heap *h, unsigned cls, unsigned keep)
 		if (r < 0 && !first)
 			first = r; /* lost to a corrupted heap; go on */
 	}
-	if (h->slot >= 0)
-		st(&h->hdr->slots[h->slot].cached, h->cached);
 	return first;
 }

@@ -161,7 +161,6 @@ static void claim_slot(shmkit_heap *h)
 			    shmkit__tx_wr(h, HA(h, slots[i].pidns),
 					  shmkit__pidns()) < 0 ||
 			    shmkit__tx_wr(h, HA(h, slots[i].epoch), ep) < 0 ||
-			    shmkit__tx_wr(h, HA(h, slots[i].cached), 0) < 0 ||
 			    shmkit__tx_commit(h) < 0) {
 				shmkit__tx_begin(h);
 				return;

@@ -103,7 +103,7 @@ struct heap_slot {
 	uint64_t start;   /* the process's start time (/proc/PID/stat) */
 	uint64_t pidns;   /* inode of its pid namespace */
 	uint64_t epoch;   /* bumped at each claim; in CACHED tags */
-	uint64_t cached;  /* bytes in its cache: written by the owner only */
+	uint64_t pad0_;   /* (unused) */
 	uint64_t pad_[2];
 };
 
@@ -198,7 +198,7 @@ struct shmkit_heap {
 	int slot;       /* -1: no cache */
 	uint64_t epoch;
 	unsigned long forkgen;
-	uint64_t cached; /* bytes in the cache (mirrors slots[slot].cached) */
+	uint64_t cached; /* bytes in the cache (the budget: CACHE_BYTES) */
 	uint64_t cached_w1; /* w1 of a block in the cache, generation aside */
 	struct heap_cache cache[CACHE_CLASSES];
 	struct heap_tx tx;
@@ -227,8 +227,7 @@ SHMKIT__HIDDEN int shmkit__heap_flush(shmkit_heap *h, unsigned cls, unsigned kee
 /* Open-transaction versions, for heap.c's and walk.c's multi-step work. */
 SHMKIT__HIDDEN int shmkit__tx_take(shmkit_heap *h, uint64_t bs, uint64_t align,
 				   unsigned tag, uint64_t *ret);
-SHMKIT__HIDDEN int shmkit__tx_give(shmkit_heap *h, uint64_t blk,
-				   uint64_t *ret_merged);
+SHMKIT__HIDDEN int shmkit__tx_give(shmkit_heap *h, uint64_t blk);
 /* Link a laid-out part's free block in the open transaction. */
 SHMKIT__HIDDEN int shmkit__tx_link_first(shmkit_heap *h, unsigned part,
 					 uint64_t start, uint64_t size);

@@ -104,9 +104,9 @@ int64_t shmkit__heap_sweep(shmkit_heap *h)
 				return -EPROTO;
 			if (!(w0 & BLK_FREE) && W1_TAG(w1) == TAG_CACHED &&
 			    orphan(h, w1, false)) {
-				uint64_t merged, v;
+				uint64_t v;
 				shmkit__tx_begin(h);
-				if (shmkit__tx_give(h, blk, &merged) < 0 ||
+				if (shmkit__tx_give(h, blk) < 0 ||
 				    shmkit__tx_rd(h, HA(h, reclaimed), &v) < 0 ||
 				    shmkit__tx_wr(h, HA(h, reclaimed), v + size) < 0 ||
 				    shmkit__tx_commit(h) < 0) {
@@ -114,7 +114,6 @@ int64_t shmkit__heap_sweep(shmkit_heap *h)
 					return -EPROTO;
 				}
 				got += (int64_t)size;
-				(void)merged;
 				/* On past it, never back: where it was merged
 				 * with the block after it, that block's header is
 				 * still there and still leads on correctly. */
