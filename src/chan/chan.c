@@ -328,8 +328,8 @@ static int init_position(shmkit_chan *ch)
 		ch->pos = pos;
 		ch->skip = skip;
 		ch->cache = head;
-		/* Nothing beyond pos is known to be zero yet. */
-		ch->zero_to = pos & ~(uint64_t)(R_LINE - 1);
+		/* Nothing beyond pos's line has been asked for yet. */
+		ch->ahead_to = pos & ~(uint64_t)(R_LINE - 1);
 		return 0;
 	}
 	case SHMKIT_CHAN_BROADCAST:

@@ -239,8 +239,10 @@ struct chan_ep {
 /* A position's line, and the next line's start. */
 #define R_LINE 64u
 #define R_NEXT_LINE(pos) (((pos) | (R_LINE - 1)) + 1)
-/* Line starts the writer keeps zeroed beyond the one it writes next. */
-#define R_ZERO_AHEAD 2u
+/* How far ahead of its position an SPSC writer asks for lines, in bytes,
+ * and how many it asks for at most per message (see io.c). */
+#define SPSC_AHEAD 512u
+#define SPSC_AHEAD_MAX 8u
 /* head and tail carry, in bit 0, the promise of the record before them. */
 #define R_POS_SKIP UINT64_C(1)
 
@@ -342,7 +344,7 @@ struct shmkit_chan {
 	uint64_t pos;            /* SPSC: tail (writer) / head (reader);
 				    broadcast: messages written / cursor */
 	uint64_t cache;          /* SPSC writer: last head read */
-	uint64_t zero_to;        /* SPSC writer: line starts up to here are 0 */
+	uint64_t ahead_to;       /* SPSC writer: lines up to here asked for */
 	uint8_t skip;            /* SPSC: the promise of the last record
 				    published (writer) or consumed (reader) */
 	uint8_t pend_skip;       /* SPSC peek: the promise of the one peeked */
@@ -459,6 +461,20 @@ static inline void chan_cpu_relax(void)
 	__builtin_ia32_pause();
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* Ask for the cache line at p in a state that lets this core write it
+ * (x86 PREFETCHW, which older cores run as a no-op; a store hint on ARM).
+ * A hint: it never faults and changes nothing the program can see. */
+static inline void chan_prefetch_w(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#elif defined(__GNUC__)
+	__builtin_prefetch(p, 1, 3);
+#else
+	(void)p;
 #endif
 }
 
