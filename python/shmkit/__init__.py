@@ -76,6 +76,8 @@ class SharedMemory:
     _prefix = "psm_"
 
     def __init__(self, name=None, create=False, size=0):
+        self._seg = None
+        self._buf = None
         if not size >= 0:
             raise ValueError("'size' must be a positive integer")
         if create:
@@ -83,8 +85,6 @@ class SharedMemory:
                 raise ValueError("'size' must be a positive number different from zero")
         if name is None and not create:
             raise ValueError("'name' can only be None if create=True")
-        self._seg = None
-        self._buf = None
         if create and name is None:
             while True:
                 name = self._prefix + _secrets.token_hex(4)
