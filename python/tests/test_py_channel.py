@@ -217,6 +217,50 @@ class Basics(Case):
         self.assertEqual(r.lost, 6)
         self.assertEqual(r2.recv(), b"6")  # every reader sees every message
 
+    def test_create_options(self):
+        spec = self.spec("mode")
+        w = shmkit.Channel.create(spec, "mpmc", mode=0o640, max_endpoints=2,
+                                  prefault=True)
+        self.addCleanup(w.close)
+        self.assertEqual(os.stat("/dev/shm/" + spec[len("posix:/"):]).st_mode
+                         & 0o777, 0o640)
+        r = shmkit.Channel.open(spec, "reader")
+        self.addCleanup(r.close)
+        with self.assertRaises(OSError) as cm:
+            shmkit.Channel.open(spec, "reader")  # both entries in use
+        self.assertEqual(cm.exception.errno, errno.EUSERS)
+        self.assertEqual(w.stat()["max_endpoints"], 2)
+
+    def test_expected_writers(self):
+        spec = self.spec("writers")
+        r = shmkit.Channel.create(spec, "spsc", role="reader", writers=2)
+        self.addCleanup(r.close)
+        for i in range(2):
+            w = shmkit.Channel.open(spec, "writer")
+            w.send(b"w%d" % i)
+            w.close()
+            self.assertEqual(r.recv(timeout=5), b"w%d" % i)
+            if i == 0:  # one of two writers has been: no end yet
+                with self.assertRaises(BlockingIOError):
+                    r.recv(timeout=0)
+        with self.assertRaises(BrokenPipeError):
+            r.recv(timeout=5)
+
+    def test_broadcast_wait_readers(self):
+        w, r = self.pair("broadcast", capacity=4, max_msg=56,
+                         wait_readers=True)
+        for i in range(4):
+            w.send(b"%d" % i, timeout=0)
+        with self.assertRaises(BlockingIOError):
+            w.send(b"x", timeout=0)  # lossless: waits for the reader
+        with self.assertRaises(TimeoutError):
+            w.send(b"x", timeout=0.05)
+        self.assertEqual(r.recv(), b"0")
+        w.send(b"4", timeout=1)
+        self.assertEqual([r.recv() for _ in range(4)],
+                         [b"1", b"2", b"3", b"4"])
+        self.assertEqual(r.lost, 0)
+
     def test_set_wait(self):
         w, r = self.pair()
         for m in ("adaptive", "spin", "block"):

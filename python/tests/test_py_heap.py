@@ -178,6 +178,13 @@ class HeapCase(Case):
         with self.assertRaises(TypeError):
             pickle.dumps(shmkit.Heap.create("anon:", 65536))
 
+    def test_reclaim_and_ephemeral(self):
+        h = self.heap(ephemeral=True)
+        self.assertGreaterEqual(h.reclaim(), 0)
+        st = h.stat()
+        self.assertEqual(st["lost_bytes"], 0)
+        self.assertGreaterEqual(st["size"], 1 << 20)
+
     def test_destroy(self):
         spec = self.spec("gone")
         h = shmkit.Heap.create(spec, 65536)

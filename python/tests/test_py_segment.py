@@ -164,6 +164,38 @@ class Posix(BackendBody, Case):
         with self.assertRaises(FileNotFoundError):
             shmkit.unlink(spec)
 
+    def test_flags(self):
+        spec = self.make_spec()
+        with shmkit.Segment.create(spec, 1 << 16, prefault=True) as s:
+            memoryview(s)[-1] = 1
+            with shmkit.Segment.attach(spec, prefault=True) as t:
+                self.assertEqual(memoryview(t)[-1], 1)
+        shmkit.unlink(spec)
+        with shmkit.Segment.create(spec, 1 << 16, noreserve=True) as s:
+            self.assertEqual(s.size, 1 << 16)
+        shmkit.unlink(spec)
+        # posix: is plain tmpfs (no huge pages) and cannot be sealed
+        with self.assertRaises(OSError) as cm:
+            shmkit.Segment.create(spec, 1 << 21, huge=True)
+        self.assertEqual(cm.exception.errno, 95)  # ENOTSUP
+        with self.assertRaises(OSError) as cm:
+            shmkit.Segment.create(spec, 4096, seal=True)
+        self.assertEqual(cm.exception.errno, 22)  # EINVAL
+        with self.assertRaises(FileNotFoundError):
+            shmkit.Segment.attach(spec)  # neither left anything
+
+    def test_memfd_sealed_and_fd_spec(self):
+        with shmkit.Segment.create("memfd:pytest", 4096, seal=True) as s:
+            self.assertEqual(s.backend, "memfd")
+            with self.assertRaises(OSError):
+                s.resize(8192)  # sealed against size changes
+            memoryview(s)[:2] = b"fd"
+            with shmkit.Segment.attach("fd:%d" % s.fileno()) as t:
+                self.assertEqual(t.backend, "fd")
+                self.assertEqual(bytes(memoryview(t)[:2]), b"fd")
+            with self.assertRaises(TypeError):
+                pickle.dumps(s)
+
     def test_ephemeral(self):
         spec = self.make_spec()
         s = shmkit.Segment.create(spec, 4096, ephemeral=True)
