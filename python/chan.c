@@ -373,12 +373,18 @@ static PyObject *chan_peek(ChanObject *self, PyObject *args, PyObject *kw)
 static int chan_drop_views(ChanObject *self)
 {
 	if (self->peek_wr) {
-		PyObject *mv = PyWeakref_GetObject(self->peek_wr);
+		PyObject *mv, *r;
 
-		if (mv && mv != Py_None) {
-			PyObject *r;
-
-			Py_INCREF(mv);
+#if PY_VERSION_HEX >= 0x030D0000
+		if (PyWeakref_GetRef(self->peek_wr, &mv) < 0)
+			return -1;
+#else
+		mv = PyWeakref_GetObject(self->peek_wr);
+		if (mv == Py_None)
+			mv = NULL;
+		Py_XINCREF(mv);
+#endif
+		if (mv) { /* NULL: it is gone already */
 			r = PyObject_CallMethod(mv, "release", NULL);
 			Py_DECREF(mv);
 			if (!r)
