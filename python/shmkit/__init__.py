@@ -8,7 +8,6 @@ docs/python.md describes it all.
 """
 import asyncio
 import errno as _errno
-import os as _os
 import secrets as _secrets
 
 from ._shmkit import Channel, Heap, Segment, spec_check, strerror, unlink, version
