@@ -74,7 +74,9 @@ class SharedMemory:
 
     _prefix = "psm_"
 
-    def __init__(self, name=None, create=False, size=0):
+    def __init__(self, name=None, create=False, size=0, *, track=True):
+        # track: Python 3.13's opt-out of the resource tracker, accepted so
+        # that code written for it runs unchanged; there is no tracker here.
         self._seg = None
         self._buf = None
         if not size >= 0:

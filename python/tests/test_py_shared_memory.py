@@ -134,7 +134,8 @@ class DropIn(Case):
         self.assertEqual(s.name, name)
         self.assertEqual(s.size, 100)
         self.assertIn(name, repr(s))
-        t = shmkit.SharedMemory(name="/" + name)  # mp accepts a leading /
+        t = shmkit.SharedMemory(name="/" + name,  # mp accepts a leading /
+                                track=False)      # and 3.13's track=
         self.assertEqual(t.name, name)
         self.assertEqual(s.__reduce__(), (shmkit.SharedMemory,
                                           (name, False, 100)))
