@@ -22,6 +22,9 @@
  *   cc -Wall memfd_pass.c -o memfd_pass $(pkg-config --cflags --libs shmkit)
  *   ./memfd_pass
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* the seals: F_ADD_SEALS, F_GET_SEALS */
+#endif
 #include <shmkit.h>
 
 #include <errno.h>
