@@ -3,9 +3,9 @@
 # tests/CMakeLists.txt as example_NAME, with the suite's flags) and check
 # what it must do: exit 0 within 30 s, print nothing on stderr, print the
 # lines that show it worked (below, per example), and leave nothing behind:
-# no /dev/shm/shmkit-example-*-<its pid>* and no System V segment it created
-# (ipcs -m -p). Whatever it left is reported, then removed: those names hold
-# its pid, so they are its own. One ctest test per example (example_NAME).
+# no /dev/shm/shmkit-example-*-<its pid>*, and no System V segment new in
+# ipcs -m with its pid as the creator's. Whatever it left is reported, then
+# removed: those are its own. One ctest test per example (example_NAME).
 set -u
 
 name=${1:?usage: run_example.sh NAME BINARY}
@@ -27,6 +27,12 @@ want() {
 }
 
 [ -x "$bin" ] || { echo "FAIL: $name: $bin was not built" >&2; exit 1; }
+
+ipcs_ids() {
+  command -v ipcs >/dev/null 2>&1 || return 0
+  ipcs -m 2>/dev/null | awk '$2 ~ /^[0-9]+$/ { print $2 }' | sort
+}
+ipcs_ids >"$tmp/sysv.before"
 
 # Bounded at 30 s; the shell notes its pid, then becomes the example.
 timeout -s KILL 30 bash -c 'echo $$ >"$1"; exec "$0"' "$bin" "$tmp/pid" \
@@ -106,14 +112,18 @@ if [ -n "$left" ]; then
 else
   pass "nothing left in /dev/shm"
 fi
-if command -v ipcs >/dev/null 2>&1; then
-  ids=$(ipcs -m -p 2>/dev/null | awk -v p="$pid" '$3 == p { print $1 }')
-  if [ -n "$ids" ]; then
-    fail "left System V segments: $ids"
-    for id in $ids; do ipcrm -m "$id" 2>/dev/null; done
-  else
-    pass "no System V segment left"
+# New System V segments that it created (creator pid).
+ids=""
+for id in $(comm -13 "$tmp/sysv.before" <(ipcs_ids)); do
+  if ipcs -m -p 2>/dev/null | awk -v p="$pid" -v i="$id" '$1 == i && $3 == p { f = 1 } END { exit !f }'; then
+    ids="$ids $id"
   fi
+done
+if [ -n "$ids" ]; then
+  fail "left System V segments:$ids"
+  for id in $ids; do ipcrm -m "$id" 2>/dev/null; done
+else
+  pass "no System V segment left"
 fi
 
 if [ "$fails" -ne 0 ]; then
