@@ -43,9 +43,8 @@ static int fail(const char *what, const char *spec, int err)
 	return 1;
 }
 
-/* Fork a child that runs fn(arg), tells the parent through a pipe (the
- * returned fd, readable once it is ready) and then waits, at most 10 s, to
- * be killed or told to go. */
+/* Fork a child that runs fn(arg), says so through a pipe (*ret_ready, for
+ * child_ready()) and then waits to be killed, at most 10 s. */
 static pid_t start_child(int (*fn)(void *), void *arg, int *ret_ready)
 {
 	struct timespec ten = {10, 0};
@@ -105,7 +104,7 @@ static int sysv_part(void)
 	char spec[SHMKIT_SPEC_MAX];
 	shmkit_info info;
 	shmkit_seg *seg;
-	int r, ready;
+	int r, d, ready;
 	pid_t pid;
 
 	r = shmkit_create("sysv:private", 4096, &o, &seg);
@@ -119,12 +118,9 @@ static int sysv_part(void)
 		return fail("fork for", spec, pid);
 	}
 	r = child_ready(ready);
+	d = shmkit_detach(seg); /* the parent is a user no more */
 	if (r == 0)
-		r = shmkit_detach(seg); /* we are no longer a user */
-	else
-		shmkit_detach(seg);
-	if (r == 0)
-		r = shmkit_stat(spec, &info);
+		r = d < 0 ? d : shmkit_stat(spec, &info);
 	if (r < 0) {
 		end_child(pid);
 		return fail("detach and stat", spec, r);
@@ -136,11 +132,8 @@ static int sysv_part(void)
 	if (r < 0)
 		return fail("wait for the child of", spec, r);
 	r = shmkit_stat(spec, &info);
-	if (r >= 0) {
-		fprintf(stderr, "ephemeral_gc: %s outlived its last user\n",
-			spec);
-		return 1;
-	}
+	if (r != -ENOENT)
+		return fail("outlived its last user:", spec, r < 0 ? r : -EEXIST);
 	printf("sysv: the last user is gone, and so is %s (%s)\n", spec,
 	       shmkit_err_name(r));
 	return 0;

@@ -57,6 +57,8 @@ static int reader(const char *spec)
 	fflush(stdout);
 	/* A bounded wait: a stuck writer gives -ETIMEDOUT, not a hang. */
 	r = shmkit_mutex_timedlock(&pg->lock, 5000);
+	if (r == -EOWNERDEAD) /* we hold it, but the writer died mid-page */
+		shmkit_mutex_unlock(&pg->lock);
 	if (r < 0) {
 		shmkit_detach(seg);
 		return fail("lock the page in", spec, r);

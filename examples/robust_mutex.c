@@ -64,7 +64,10 @@ static int lock_bank(struct bank *bk)
 	bk->moving = 0;
 	printf("locker: repaired: a=%lld b=%lld, sum %lld\n",
 	       (long long)bk->a, (long long)bk->b, (long long)(bk->a + bk->b));
-	return shmkit_mutex_consistent(&bk->lock);
+	r = shmkit_mutex_consistent(&bk->lock);
+	if (r < 0)
+		shmkit_mutex_unlock(&bk->lock);
+	return r;
 }
 
 /* The child: starts a transfer, tells the parent, and waits to be killed. */
