@@ -60,13 +60,21 @@ static int produce(shmkit_seg *seg)
 	return r < 0;
 }
 
+/* Add fd to the epoll set ep, for reading. */
+static int watch(int ep, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 int main(void)
 {
 	shmkit_chan_opts o = {.kind = SHMKIT_CHAN_SPSC,
 			      .role = SHMKIT_CHAN_READER};
 	struct itimerspec every = {{0, 50 * 1000 * 1000}, {0, 50 * 1000 * 1000}};
-	struct epoll_event ev, evs[2];
-	int r, i, nev, ep = -1, tfd = -1, status, ticks = 0, got = 0;
+	int r, i, nev, cfd, ep = -1, tfd = -1, status, ticks = 0, got = 0;
+	struct epoll_event evs[2];
 	shmkit_chan *rd;
 	uint64_t expired;
 	char buf[64];
@@ -84,29 +92,24 @@ int main(void)
 		_exit(r);
 	}
 	if (pid < 0) {
+		r = -errno;
 		shmkit_chan_close(rd);
-		return fail("fork", -errno);
+		return fail("fork", r);
 	}
 
 	/* One epoll set: the channel and the timer. */
+	cfd = shmkit_chan_fd(rd); /* the handle owns it: do not close it */
+	if (cfd < 0) {
+		n = cfd;
+		fail("shmkit_chan_fd", cfd);
+		goto out;
+	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &every, NULL) < 0) {
+	if (ep < 0 || tfd < 0 || timerfd_settime(tfd, 0, &every, NULL) < 0 ||
+	    watch(ep, cfd) < 0 || watch(ep, tfd) < 0) {
 		n = -errno;
-		fail("epoll or timerfd", (int)n);
-		goto out;
-	}
-	ev.events = EPOLLIN;
-	ev.data.fd = shmkit_chan_fd(rd);
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
-		n = -errno;
-		fail("add the channel to epoll", (int)n);
-		goto out;
-	}
-	ev.data.fd = tfd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev) < 0) {
-		n = -errno;
-		fail("add the timer to epoll", (int)n);
+		fail("set up epoll and the timer", (int)n);
 		goto out;
 	}
 

@@ -62,10 +62,12 @@ static pid_t start_child(int (*fn)(void *), void *arg, int *ret_ready)
 		nanosleep(&ten, NULL);
 		_exit(0);
 	}
+	if (pid < 0)
+		pid = -errno;
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);
-		return -errno;
+		return pid;
 	}
 	*ret_ready = p[0];
 	return pid;

@@ -77,8 +77,9 @@ static int receive(int sock)
 
 	seals = fcntl(shmkit_fd(seg), F_GET_SEALS);
 	if (seals < 0) {
+		r = -errno;
 		shmkit_detach(seg);
-		return fail("receiver", "F_GET_SEALS", -errno);
+		return fail("receiver", "F_GET_SEALS", r);
 	}
 	printf("receiver: seals:%s%s%s\n",
 	       seals & F_SEAL_SHRINK ? " shrink" : "",

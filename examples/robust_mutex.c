@@ -125,11 +125,10 @@ int main(void)
 	pid = fork();
 	if (pid == 0) /* the mapping is inherited: it is the same memory */
 		doomed_transfer(bk, tell[1]);
+	r = pid < 0 ? -errno : 0;
 	close(tell[1]);
-	if (pid < 0) {
-		r = -errno;
+	if (r < 0)
 		goto out;
-	}
 
 	/* Wait (bounded) until the child holds the lock mid-transfer. */
 	pfd.fd = tell[0];
