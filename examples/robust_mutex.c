@@ -134,8 +134,8 @@ int main(void)
 	pfd.fd = tell[0];
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 5000) != 1 || read(tell[0], &c, 1) != 1) {
-		fprintf(stderr, "robust_mutex: the child never locked\n");
 		r = -ETIMEDOUT;
+		fail("wait for the child to lock", spec, r);
 	}
 	kill(pid, SIGKILL);
 	if (waitpid(pid, &status, 0) < 0) {
