@@ -202,6 +202,16 @@ SHMKIT_EXTERN int shmkit_chan_open(const char *spec, shmkit_chan_role role,
 				   shmkit_chan **ret_ch);
 
 /*
+ * 1 if the segment spec holds a channel at offset 0 that shmkit_chan_open()
+ * would accept, 0 if not, or a negative errno from attaching it. It maps
+ * the segment read-only for a moment and reads only the channel's header,
+ * checked as open checks it (magic, version, checksum, a layout that fits
+ * the segment), never waiting: a channel still being created reads as 0.
+ * Writes nothing and registers no endpoint.
+ */
+SHMKIT_EXTERN int shmkit_chan_probe(const char *spec);
+
+/*
  * The same inside a segment the caller owns, at offset (a multiple of 128),
  * e.g. an anon: segment shared across fork or a memfd received over a socket.
  * create_in overwrites shmkit_chan_size() bytes at offset (-ENOSPC if the

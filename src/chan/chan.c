@@ -519,6 +519,24 @@ int shmkit_chan_create(const char *spec, const shmkit_chan_opts *opts,
 	return 0;
 }
 
+int shmkit_chan_probe(const char *spec)
+{
+	shmkit_opts so = {.flags = SHMKIT_F_RDONLY};
+	shmkit__chan_layout L;
+	shmkit_seg *seg;
+	int r;
+
+	if (!spec)
+		return -EINVAL;
+	r = shmkit_attach(spec, &so, &seg);
+	if (r < 0)
+		return r;
+	/* The checked read open makes, without its wait for a creator. */
+	r = shmkit__chan_validate(seg->addr, seg->size, &L) == 0;
+	(void)shmkit_detach(seg);
+	return r;
+}
+
 int shmkit_chan_open(const char *spec, shmkit_chan_role role,
 		     shmkit_chan **ret_ch)
 {
