@@ -206,9 +206,9 @@ int64_t cli_now_ns(void);
 
 /* -- The listing of ls and top (tools/cmd_ls.c) --------------------------- */
 
-/* Which segments to list: backends (none set: posix and sysv; file: is
- * listed from dirs, always), directories for file: segments, shell globs
- * on the spec or the name (none: all). */
+/* Which segments to list: backends (none set: all, posix and sysv, and
+ * file from dirs), directories for file: segments, shell globs on the
+ * spec or the name (none: all). */
 typedef struct cli_filter {
 	bool posix, sysv, file;
 	const char **dirs; /* argv strings, not owned */

@@ -272,11 +272,20 @@ int cli_seglist_gather(const char *cmd, const cli_filter *f, unsigned flags,
 				cmd,
 				r == -ENOENT ? strerror(ENOENT)
 					     : shmkit_strerror(r));
-	for (i = 0; i < f->ndirs; i++) { /* --dir: always listed */
+	for (i = 0; i < f->ndirs && (!any || f->file); i++) {
 		r = shmkit_list_dir(f->dirs[i], flags & SHMKIT_LIST_NOPROCS,
 				    collect, &c);
-		if (r < 0)
-			return cli_seg_err(cmd, f->dirs[i], r);
+		if (r < 0) {
+			char shown[SHMKIT_SPEC_MAX];
+
+			cli_printable(f->dirs[i], shown, sizeof(shown));
+			return cli_errf("%s: --dir %s: %s%s", cmd, shown,
+					shmkit_strerror(r),
+					r == -ELOOP ? " (a symlink on the way "
+						      "is not followed, as in "
+						      "file: paths)"
+						    : "");
+		}
 	}
 	if (l->n > 1)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_info);
@@ -335,8 +344,8 @@ static const char ls_usage[] =
 	"glob\n"
 	"                 ('posix:/app-*', '/app-*', '*.ring'; quote it); "
 	"several: any\n"
-	"  --backend NAME only this backend: posix, sysv or file (file needs "
-	"--dir);\n"
+	"  --backend NAME only this backend: posix, sysv or file (the --dir "
+	"ones);\n"
 	"                 may be given more than once\n"
 	"  --dir DIR      also list the file: segments shmkit made in DIR (not "
 	"below\n"
