@@ -255,6 +255,23 @@ else
   fail "the mapper did not start"
 fi
 kill "$mapper" 2>/dev/null; wait "$mapper" 2>/dev/null
+run 1 "resize: a memfd: this process did not inherit" "$CLI" resize "memfd:$P-none" 4K &&
+  check "says a memfd: has no global name" err_has "no global name"
+# Shrinking someone else's segment: refused unless --force (root only can try).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+  O="posix:$P-other"
+  if setpriv --reuid=65534 --regid=65534 --clear-groups "$CLI" create --mode 0666 "$O" 8K >/dev/null 2>"$tmp/err"; then
+    run 1 "resize: shrink a segment of another user" "$CLI" resize "$O" 4K &&
+      check "says whose it is" err_has "owned by"
+    check "its size is unchanged" test "$(size_of "$O")" = 8192
+    run 0 "resize: growing it is allowed" "$CLI" resize "$O" 16K
+    "$CLI" rm -f "$O" >/dev/null
+  else
+    fail "could not create a segment as uid 65534: $(cat "$tmp/err")"
+  fi
+else
+  echo "SKIP resize of another user's segment: needs root and setpriv"
+fi
 if [ -r /proc/sysvipc/shm ]; then
   K=""
   for i in $(seq 0 63); do
