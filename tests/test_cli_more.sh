@@ -324,6 +324,8 @@ run 0 "top after the reader" timeout 30 "$CLI" top --once -d 0.1 "$CH" &&
   check "300 received, empty" out_line "^  $CH +spsc +0 +0 +0% +0 +0 +300 +300 +ended\$"
 run 0 "top -n 2" timeout 30 "$CLI" top -n 2 -d 0.05 "posix:$P-*" &&
   check "two views" test "$(rows_of '^shmkit top ')" -eq 2
+run 0 "top --iterations 3 --delay 0.05" timeout 30 "$CLI" top --iterations 3 --delay 0.05 "posix:$P-*" &&
+  check "three views" test "$(rows_of '^shmkit top ')" -eq 3
 run 0 "top --dir" timeout 30 "$CLI" top --once -d 0.05 --backend file --dir "$D" &&
   check "the file: channel among the channels" out_line "^  file:$D/fch +mpmc +0 +0 +0% "
 run 0 "top with nothing to show" timeout 30 "$CLI" top --once -d 0.05 "posix:$P-nothing" && {
@@ -374,7 +376,9 @@ if [ -f "$COMP" ]; then
   complete_words "$nocolon" "$CLI" ls --b
   check "ls --b -> --backend" test "$(replies)" = --backend
   complete_words "$nocolon" "$CLI" top -
-  check "top's options" test "$(replies)" = "--once -n -d --backend --dir --help"
+  check "top's options" test "$(replies)" = "--once --iterations --delay --backend --dir --help"
+  complete_words "$nocolon" "$CLI" top -d 1 "posix:$P-s"
+  check "top's PATTERN is not completed, -d's value skipped" test -z "$(replies)"
   complete_words "$nocolon" "$CLI" ls --backend ""
   check "--backend's values" test "$(replies)" = "posix sysv file"
   complete_words "$nocolon" "$CLI" chan ""

@@ -41,15 +41,18 @@ static const char top_usage[] =
 	"a broadcast ring), live writers and readers (W, R), the\ncounters "
 	"since create (SENT, RECV) and how the stream stands.\n"
 	"\n"
-	"  --once         print one view and exit (the default when stdout is "
-	"not a\n"
-	"                 terminal); it still looks twice, SECS apart, for "
-	"the rates\n"
-	"  -n N           show N views, then exit\n"
-	"  -d SECS        seconds between views: 0.01 to 3600 (default 1)\n"
+	"  --once              print one view and exit (the default when "
+	"stdout is\n"
+	"                      not a terminal); it still looks twice, SECS "
+	"apart,\n"
+	"                      for the rates\n"
+	"  -n, --iterations N  show N views, then exit (piped too: one after "
+	"another)\n"
+	"  -d, --delay SECS    seconds between views: 0.01 to 3600 (default "
+	"1)\n"
 	"  PATTERN, --backend NAME, --dir DIR\n"
-	"                 which segments, as for 'shmkit ls'\n"
-	"  -h, --help     show this help\n";
+	"                      which segments, as for 'shmkit ls'\n"
+	"  -h, --help          show this help\n";
 
 /* One look: the listing, and the stat of each channel in it. */
 typedef struct snap {

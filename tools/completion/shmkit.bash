@@ -17,7 +17,7 @@ _shmkit_opts() {
     " write") echo "--offset --force --help" ;;
     " resize") echo "--force --help" ;;
     " gc") echo "--dry-run --help" ;;
-    " top") echo "--once -n -d --backend --dir --help" ;;
+    " top") echo "--once --iterations --delay --backend --dir --help" ;;
     "chan create") echo "--kind --capacity --max-msg --endpoints --writers --wait-readers --mode --help" ;;
     "chan send") echo "--timeout --wait --help" ;;
     "chan recv") echo "--count --oldest --timeout --wait --help" ;;
@@ -32,7 +32,7 @@ _shmkit_takes_arg() {
   case "$3" in
     --mode | -m | --offset | -o | --kind | -k | --capacity | -c | --max-msg | \
       --endpoints | --writers | --timeout | -t | --wait | --count | --max | \
-      --backend | -b | --dir) return 0 ;;
+      --backend | -b | --dir | --iterations | --delay) return 0 ;;
     -n) [ "$2" = top ] || [ "$1 $2" = "chan recv" ] ;;
     -d) [ "$2" = top ] ;;
     *) return 1 ;;
