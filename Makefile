@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 CMAKE_ARGS ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all configure build demo test install bench clean
+.PHONY: all configure build demo test install uninstall bench clean
 
 all: build
 
@@ -22,8 +22,34 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Before installing for real, a staged install (DESTDIR) lists the files,
+# and the directories on their way that do not exist yet are added to
+# $(BUILD)/install_dirs.txt: what uninstall may remove once empty.
 install: build
+	@rm -rf $(BUILD)/.stage
+	@DESTDIR="$(abspath $(BUILD))/.stage" cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX)) >/dev/null
+	@touch $(BUILD)/install_dirs.txt; \
+	while IFS= read -r f || [ -n "$$f" ]; do \
+	  d=$$(dirname -- "$$f"); \
+	  while [ "$$d" != / ] && [ "$$d" != . ] && [ ! -d "$$d" ]; do echo "$$d"; d=$$(dirname -- "$$d"); done; \
+	done < $(BUILD)/install_manifest.txt | sort -u - $(BUILD)/install_dirs.txt -o $(BUILD)/install_dirs.txt
+	@rm -rf $(BUILD)/.stage
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+
+# Remove exactly what the last install from $(BUILD) put in place (CMake's
+# install_manifest.txt, which names every file with its prefix), then the
+# directories that install created, deepest first, where they are empty.
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || \
+	  { echo "uninstall: no $(BUILD)/install_manifest.txt: nothing installed from $(BUILD)" >&2; exit 1; }
+	@while IFS= read -r f || [ -n "$$f" ]; do \
+	  if [ -e "$$f" ] || [ -L "$$f" ]; then rm -f -- "$$f" && echo "removed $$f"; fi; \
+	done < $(BUILD)/install_manifest.txt
+	@if [ -f $(BUILD)/install_dirs.txt ]; then \
+	  sort -r $(BUILD)/install_dirs.txt | while IFS= read -r d; do \
+	    rmdir -- "$$d" 2>/dev/null && echo "removed $$d/"; \
+	  done; rm -f $(BUILD)/install_dirs.txt; \
+	fi; true
 
 # Benchmarks: a Release build of its own, peers included when installed,
 # figures in bench/results/ and docs/latency.png (see docs/benchmarks.md).

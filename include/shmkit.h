@@ -272,6 +272,19 @@ typedef int (*shmkit_list_cb)(const shmkit_info *info, void *arg);
  */
 SHMKIT_EXTERN int shmkit_list(unsigned int flags, shmkit_list_cb cb, void *arg);
 
+/*
+ * The file: segments in directory dir (not below it): the regular files
+ * that shmkit created there as segments (persistent or ephemeral; both
+ * carry a mark, an extended attribute, that other files lack), reported as
+ * "file:DIR/NAME" with nattch -1. A file shmkit cannot open for reading, one
+ * on a filesystem without user extended attributes, and names starting with
+ * '.' are not reported. dir is resolved as file: paths are (no symlink
+ * anywhere: -ELOOP). flags: SHMKIT_LIST_NOPROCS or 0; anything else is
+ * -EINVAL. Returns as shmkit_list().
+ */
+SHMKIT_EXTERN int shmkit_list_dir(const char *dir, unsigned int flags,
+				  shmkit_list_cb cb, void *arg);
+
 /* Describe one segment by spec without attaching it. -ENOENT if absent,
  * -ENODEV if the name is not a regular file (as attach). */
 SHMKIT_EXTERN int shmkit_stat(const char *spec, shmkit_info *ret_info);

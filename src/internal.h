@@ -150,6 +150,12 @@ SHMKIT__HIDDEN int shmkit__life_open_unnamed(int dfd, const char *name,
 SHMKIT__HIDDEN int shmkit__life_publish(int fd, int dfd, const char *name);
 /* SHMKIT_INFO_EPHEMERAL|STALE for an open segment, or -errno. */
 SHMKIT__HIDDEN int shmkit__life_probe(int fd);
+/* Mark a persistent file: segment as made by shmkit, so that
+ * shmkit_list_dir() can tell it from other files; best effort (a
+ * filesystem without user xattrs leaves it unmarked). */
+SHMKIT__HIDDEN void shmkit__life_mark_file(int fd);
+/* Whether an open file carries either mark (ephemeral or persistent). */
+SHMKIT__HIDDEN bool shmkit__life_made(int fd);
 
 /*
  * For tests only (NULL otherwise): shmkit_gc() calls it at each step of

@@ -19,6 +19,11 @@
  * caller can see. For file: segments on filesystems whose stat device is not
  * the one maps prints (btrfs subvolumes, overlayfs), nprocs reads low.
  *
+ * shmkit_list_dir() walks one directory for file: segments (never below
+ * it, never following a symlink) and reports only the files shmkit made:
+ * those that carry its lifetime mark (src/life/lifetime.c), set at create
+ * on every file: segment. Other files are not looked into.
+ *
  * Everything is read live and can change under us: a segment or a process
  * that disappears mid-walk is skipped, never an error. There are no statics
  * and no fixed limits; tables grow with realloc and are freed on every path.
@@ -507,6 +512,123 @@ int shmkit_list(unsigned int flags, shmkit_list_cb cb, void *arg)
 	r = posix ? list_posix(&c) : 0;
 	if (r == 0 && sysv)
 		r = walk_sysv(list_sysv_row, &c);
+	free(procs.v);
+	return r ? r : c.count;
+}
+
+/* -- shmkit_list_dir: file: segments ------------------------------------ */
+
+/* Lifetime marks of a regular file of dfd that shmkit made (1), or 0 when
+ * it is not one, not readable, or no longer the file *st describes. */
+static int made_file(int dfd, const char *name, const struct stat *st,
+		     unsigned *flags)
+{
+	struct stat now;
+	int fd, r = 0;
+
+	fd = openat(dfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &now) == 0 && S_ISREG(now.st_mode) &&
+	    now.st_dev == st->st_dev && now.st_ino == st->st_ino &&
+	    shmkit__life_made(fd)) {
+		int lf = shmkit__life_probe(fd);
+		*flags = lf < 0 ? 0 : (unsigned)lf;
+		r = 1;
+	}
+	shmkit__close(fd);
+	return r;
+}
+
+static int list_dir(list_ctx *c, int dfd, const char *dir)
+{
+	size_t dlen = strlen(dir);
+	shmkit_info *in;
+	struct dirent *de;
+	struct stat st;
+	int r = 0;
+	DIR *d;
+
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--; /* "dir/" and "dir" name the same segments */
+	d = fdopendir(dfd);
+	if (!d) {
+		r = -errno;
+		shmkit__close(dfd);
+		return r;
+	}
+	in = malloc(sizeof(*in));
+	if (!in) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	for (;;) {
+		unsigned flags = 0;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			r = -errno;
+			break;
+		}
+		/* Dot names: ".", "..", gc's private names, hidden files. */
+		if (de->d_name[0] == '.')
+			continue;
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue; /* gone since readdir, or not a file */
+		if (!made_file(dfd, de->d_name, &st, &flags))
+			continue;
+		info_init(in, SHMKIT_BACKEND_FILE);
+		if (snprintf(in->spec, sizeof(in->spec), "file:%.*s%s%s",
+			     (int)dlen, dir, dir[dlen - 1] == '/' ? "" : "/",
+			     de->d_name) >= (int)sizeof(in->spec) ||
+		    shmkit_spec_check(in->spec))
+			continue; /* a path too long to be a spec */
+		info_from_stat(in, &st);
+		in->flags |= flags;
+		r = report(c, in, OBJ_FILE, st.st_dev, (uint64_t)st.st_ino);
+		if (r)
+			break;
+	}
+	free(in);
+	closedir(d);
+	return r;
+}
+
+int shmkit_list_dir(const char *dir, unsigned int flags, shmkit_list_cb cb,
+		    void *arg)
+{
+	list_ctx c = {.cb = cb, .arg = arg, .procs = NULL, .count = 0};
+	procmap_table procs = {0};
+	struct stat st;
+	int dfd, r;
+
+	if (!dir || !*dir || !cb || (flags & ~SHMKIT_LIST_NOPROCS))
+		return -EINVAL;
+	if (strlen(dir) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	/* Resolved as file: paths are (src/path.c): no symlink on the way. */
+	dfd = shmkit__path_open(dir, O_RDONLY | O_DIRECTORY, 0);
+	if (dfd < 0)
+		return dfd;
+	if (!(flags & SHMKIT_LIST_NOPROCS) && fstat(dfd, &st) == 0) {
+		scan_filter f = {0};
+
+		f.files = true;
+		f.dev = st.st_dev;
+		r = scan(&f, &procs);
+		if (r == -ENOMEM) {
+			shmkit__close(dfd);
+			return r;
+		}
+		if (r == 0)
+			c.procs = &procs;
+	}
+	r = list_dir(&c, dfd, dir); /* closes dfd */
 	free(procs.v);
 	return r ? r : c.count;
 }

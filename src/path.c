@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -58,6 +59,16 @@ static int resolve(int dfd, const char *path, int flags, mode_t mode,
 	do {
 		fd = openat(dfd, path, flags | fallback_flags, mode);
 	} while (fd < 0 && errno == EINTR);
+	if (fd < 0 && errno == ENOTDIR && (flags & O_DIRECTORY) &&
+	    (fallback_flags & O_NOFOLLOW)) {
+		/* O_NOFOLLOW|O_DIRECTORY on a symlink says ENOTDIR; openat2
+		 * says ELOOP, and so do we. */
+		struct stat st;
+		if (fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return -ELOOP;
+		errno = ENOTDIR;
+	}
 	return fd < 0 ? -errno : fd;
 }
 

@@ -188,6 +188,61 @@ static void open_refuses(void)
 	ASSERT_OK(shmkit_chan_destroy(ch));
 }
 
+/*
+ * shmkit_chan_probe: yes for a channel, no for anything open would refuse
+ * (zeros, the magic alone, a header with a bad checksum, a channel cut
+ * short), at once: it never waits for a creator as open does for zeros.
+ */
+static void probe(void)
+{
+	char spec[256], path[300];
+	const char *name = test_name("probe");
+	struct chan_meta *m;
+	shmkit_chan_opts o;
+	shmkit_chan *ch;
+	shmkit_seg *seg;
+	int64_t t0;
+	int fd;
+
+	snprintf(spec, sizeof(spec), "posix:%s", name);
+	ASSERT_ERR(shmkit_chan_probe(NULL), EINVAL);
+	ASSERT_ERR(shmkit_chan_probe(spec), ENOENT);
+	ASSERT_ERR(shmkit_chan_probe("posix:bad"), EINVAL);
+
+	memset(&o, 0, sizeof(o));
+	o.kind = SHMKIT_CHAN_MPMC;
+	ASSERT_OK(shmkit_chan_create(spec, &o, &ch));
+	chan_wd_watch(ch);
+	ASSERT_EQ(shmkit_chan_probe(spec), 1);
+	ASSERT_OK(shmkit_chan_destroy(ch));
+
+	ASSERT_OK(shmkit_create(spec, 65536, NULL, &seg));
+	t0 = (int64_t)time(NULL);
+	ASSERT_EQ(shmkit_chan_probe(spec), 0); /* zeros: no 100 ms wait */
+	ASSERT(shmkit_chan_probe(spec) == 0 && (int64_t)time(NULL) - t0 < 2);
+	m = shmkit_addr(seg);
+	m->magic = CHAN_MAGIC;
+	ASSERT_EQ(shmkit_chan_probe(spec), 0); /* the magic alone */
+	ASSERT_OK(shmkit_destroy(seg));
+
+	o.kind = SHMKIT_CHAN_SPSC;
+	ASSERT_OK(shmkit_chan_create(spec, &o, &ch));
+	chan_wd_watch(ch);
+	m = shmkit_addr(shmkit_chan_seg(ch));
+	m->checksum ^= 1;
+	ASSERT_EQ(shmkit_chan_probe(spec), 0);
+	m->checksum ^= 1;
+	ASSERT_EQ(shmkit_chan_probe(spec), 1);
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT(fd >= 0);
+	ASSERT(ftruncate(fd, 4096) == 0); /* cut short */
+	close(fd);
+	ASSERT_EQ(shmkit_chan_probe(spec), 0);
+	ASSERT_OK(shmkit_chan_destroy(ch));
+	ASSERT(!test_leftovers());
+}
+
 /* A peer scribbles on run-time state: we refuse, we do not stray. */
 static void runtime_corruption(void)
 {
@@ -350,5 +405,6 @@ static void garbage_endpoints(void)
 }
 
 CHAN_TEST_MAIN("chan_hdr", TEST(every_byte_flipped), TEST(consistent_lies),
-	  TEST(random_bytes), TEST(open_refuses), TEST(runtime_corruption),
+	  TEST(random_bytes), TEST(open_refuses), TEST(probe),
+	  TEST(runtime_corruption),
 	  TEST(garbage_endpoints))

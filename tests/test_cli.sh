@@ -145,7 +145,8 @@ run 2 "no command" "$CLI"
 run 2 "unknown command" "$CLI" frobnicate
 run 2 "unknown top-level option" "$CLI" --frobnicate
 run 2 "ls: unknown option" "$CLI" ls --bogus && check "names the option" err_has "--bogus"
-run 2 "ls: stray operand" "$CLI" ls extra
+run 0 "ls: an operand is a PATTERN" "$CLI" ls "posix:$P-nothing-*" &&
+  check "that matches nothing: the header alone" test "$(wc -l <"$tmp/out")" -eq 1
 run 2 "info: no SPEC" "$CLI" info
 run 2 "create: no SIZE" "$CLI" create "posix:$P-u"
 run 2 "create: bad size" "$CLI" create "posix:$P-u" 12Q

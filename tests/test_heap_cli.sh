@@ -272,7 +272,7 @@ run 1 "heap rm of a missing segment" "$CLI" heap rm "posix:$P-missing"
 
 # -- shmkit ls marks heaps ----------------------------------------------------------------
 run 0 "ls --posix" "$CLI" ls --posix && {
-  check "ls has a HOLDS column" out_line '^SPEC +BACKEND +KEY +SIZE +OWNER +MODE +NATTCH +PROCS +MTIME +STATUS +HOLDS$'
+  check "ls has a KIND column" out_line '^SPEC +BACKEND +KEY +SIZE +OWNER +MODE +NATTCH +PROCS +MTIME +STATUS +KIND$'
   check "ls marks the heap" out_line "^$S +posix +- +[0-9.]+[KM] +[^ ]+ +0640 .* heap\$"
   check "ls does not mark the plain segment" sh -c "grep -E '^$N ' '$tmp/out' | grep -vq 'heap\$'"
 }

@@ -518,8 +518,143 @@ static void symlink_not_listed(void)
 	ASSERT(unlink(path) == 0);
 }
 
+/* -- shmkit_list_dir ----------------------------------------------------- */
+
+typedef struct dir_seen {
+	char names[8][64];
+	unsigned flags[8];
+	long nprocs[8];
+	int n;
+} dir_seen;
+
+static int dir_cb(const shmkit_info *in, void *arg)
+{
+	dir_seen *d = arg;
+	const char *slash = strrchr(in->spec, '/');
+
+	ASSERT_EQ(in->backend, SHMKIT_BACKEND_FILE);
+	ASSERT(!strncmp(in->spec, "file:", 5) && slash);
+	ASSERT(shmkit_spec_check(in->spec) == NULL);
+	ASSERT(d->n < 8);
+	snprintf(d->names[d->n], sizeof(d->names[0]), "%s", slash + 1);
+	d->flags[d->n] = in->flags;
+	d->nprocs[d->n] = in->nprocs;
+	d->n++;
+	return 0;
+}
+
+static int dir_find(const dir_seen *d, const char *name)
+{
+	int i;
+	for (i = 0; i < d->n; i++)
+		if (!strcmp(d->names[i], name))
+			return i;
+	return -1;
+}
+
+/* The file: segments shmkit made in a directory, and nothing else there. */
+static void list_dir_made_only(void)
+{
+	char dir[256], spec[320], path[320];
+	shmkit_opts eph = {.flags = SHMKIT_F_EPHEMERAL};
+	shmkit_seg *a, *e, *dot;
+	shmkit_chan *ch;
+	shmkit_chan_opts o;
+	dir_seen d;
+	int fd, i;
+
+	snprintf(dir, sizeof(dir), "/dev/shm%s", test_name("dir"));
+	ASSERT(mkdir(dir, 0700) == 0);
+	snprintf(spec, sizeof(spec), "file:%s/seg", dir);
+	ASSERT_OK(shmkit_create(spec, 8192, NULL, &a));
+	snprintf(spec, sizeof(spec), "file:%s/eph", dir);
+	ASSERT_OK(shmkit_create(spec, 4096, &eph, &e));
+	memset(&o, 0, sizeof(o));
+	o.kind = SHMKIT_CHAN_SPSC;
+	snprintf(spec, sizeof(spec), "file:%s/chan", dir);
+	ASSERT_OK(shmkit_chan_create(spec, &o, &ch));
+	snprintf(spec, sizeof(spec), "file:%s/.dot", dir); /* hidden */
+	ASSERT_OK(shmkit_create(spec, 4096, NULL, &dot));
+	ASSERT_OK(shmkit_detach(dot));
+	snprintf(path, sizeof(path), "%s/plain", dir); /* not shmkit's */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT(fd >= 0);
+	ASSERT(write(fd, "x", 1) == 1);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	snprintf(spec, sizeof(spec), "%s/seg", dir);
+	ASSERT(symlink(spec, path) == 0);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	ASSERT(mkdir(path, 0700) == 0);
+
+	memset(&d, 0, sizeof(d));
+	ASSERT_EQ(shmkit_list_dir(dir, 0, dir_cb, &d), 3);
+	ASSERT_EQ(d.n, 3);
+	ASSERT((i = dir_find(&d, "seg")) >= 0);
+	ASSERT_EQ(d.flags[i], 0);
+	ASSERT(d.nprocs[i] >= 1); /* this process maps it */
+	ASSERT((i = dir_find(&d, "eph")) >= 0);
+	ASSERT_EQ(d.flags[i], SHMKIT_INFO_EPHEMERAL); /* held: not stale */
+	ASSERT(dir_find(&d, "chan") >= 0);
+
+	/* "dir/" names the same segments, with the same specs. */
+	memset(&d, 0, sizeof(d));
+	snprintf(path, sizeof(path), "%s/", dir);
+	ASSERT_EQ(shmkit_list_dir(path, SHMKIT_LIST_NOPROCS, dir_cb, &d), 3);
+	ASSERT_EQ(d.nprocs[0], -1);
+
+	ASSERT_OK(shmkit_chan_destroy(ch));
+	ASSERT_OK(shmkit_destroy(e));
+	ASSERT_OK(shmkit_destroy(a));
+	snprintf(spec, sizeof(spec), "file:%s/.dot", dir);
+	ASSERT_OK(shmkit_unlink(spec));
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	ASSERT(unlink(path) == 0);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	ASSERT(unlink(path) == 0);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	ASSERT(rmdir(path) == 0);
+	memset(&d, 0, sizeof(d));
+	ASSERT_EQ(shmkit_list_dir(dir, 0, dir_cb, &d), 0);
+	ASSERT(rmdir(dir) == 0);
+}
+
+static void list_dir_bad_input(void)
+{
+	char dir[256], path[320], spec[320];
+	shmkit_seg *s;
+	dir_seen d;
+	int calls;
+
+	snprintf(dir, sizeof(dir), "/dev/shm%s", test_name("dirbad"));
+	ASSERT(mkdir(dir, 0700) == 0);
+	ASSERT_ERR(shmkit_list_dir(NULL, 0, dir_cb, &d), EINVAL);
+	ASSERT_ERR(shmkit_list_dir("", 0, dir_cb, &d), EINVAL);
+	ASSERT_ERR(shmkit_list_dir(dir, 0, NULL, &d), EINVAL);
+	ASSERT_ERR(shmkit_list_dir(dir, SHMKIT_LIST_POSIX, dir_cb, &d), EINVAL);
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	ASSERT_ERR(shmkit_list_dir(path, 0, dir_cb, &d), ENOENT);
+	snprintf(spec, sizeof(spec), "file:%s/f", dir);
+	ASSERT_OK(shmkit_create(spec, 4096, NULL, &s));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	ASSERT_ERR(shmkit_list_dir(path, 0, dir_cb, &d), ENOTDIR);
+	/* A symlink to the directory is not followed. */
+	snprintf(path, sizeof(path), "%s-link", dir);
+	ASSERT(symlink(dir, path) == 0);
+	ASSERT_ERR(shmkit_list_dir(path, 0, dir_cb, &d), ELOOP);
+	ASSERT(unlink(path) == 0);
+	/* The callback stops the walk with its own value. */
+	calls = 0;
+	ASSERT_EQ(shmkit_list_dir(dir, 0, stop_cb, &calls), 42);
+	ASSERT_EQ(calls, 1);
+	ASSERT_OK(shmkit_destroy(s));
+	ASSERT(rmdir(dir) == 0);
+	ASSERT(!test_leftovers());
+}
+
 TEST_MAIN("list", TEST(posix_listed), TEST(sysv_listed),
 	  TEST(sysv_removed_still_attached), TEST(procs_and_who_posix),
 	  TEST(procs_and_who_sysv), TEST(stat_each_kind), TEST(stat_absent),
 	  TEST(bad_input), TEST(list_flags_and_stop),
-	  TEST(list_skips_vanished), TEST(symlink_not_listed))
+	  TEST(list_skips_vanished), TEST(symlink_not_listed),
+	  TEST(list_dir_made_only), TEST(list_dir_bad_input))

@@ -204,6 +204,52 @@ void cli_table_free(cli_table *t);
 /* Monotonic time in nanoseconds. */
 int64_t cli_now_ns(void);
 
+/* -- The listing of ls and top (tools/cmd_ls.c) --------------------------- */
+
+/* Which segments to list: backends (none set: all, posix and sysv, and
+ * file from dirs), directories for file: segments, shell globs on the
+ * spec or the name (none: all). */
+typedef struct cli_filter {
+	bool posix, sysv, file;
+	const char **dirs; /* argv strings, not owned */
+	size_t ndirs;
+	const char **pats;
+	size_t npats;
+} cli_filter;
+
+/* --backend NAME: a usage error (returned) for what cannot be listed. */
+int cli_filter_backend(const char *cmd, cli_filter *f, const char *name);
+/* Add a --dir or a PATTERN; -ENOMEM. */
+int cli_filter_dir(cli_filter *f, const char *dir);
+int cli_filter_pattern(cli_filter *f, const char *pat);
+/* A usage error for a filter that cannot work (--backend file, no --dir). */
+int cli_filter_check(const char *cmd, const cli_filter *f);
+void cli_filter_free(cli_filter *f);
+
+/* What a segment holds, as ls shows it. */
+#define CLI_KIND_UNKNOWN (-1) /* not looked at (System V, unreadable) */
+#define CLI_KIND_SEGMENT 0
+#define CLI_KIND_CHANNEL 1
+#define CLI_KIND_HEAP 2
+/* "segment", "channel", "heap", or "-". */
+const char *cli_kind_name(int kind);
+
+typedef struct cli_seglist {
+	shmkit_info *v;
+	size_t n, cap;
+	signed char *kind; /* per segment, with probe: CLI_KIND_* */
+} cli_seglist;
+
+/*
+ * Fill *l (emptied first) with the segments f selects, sorted (POSIX and
+ * file: by spec, System V by id); flags: SHMKIT_LIST_NOPROCS or 0; probe:
+ * also fill l->kind. Returns CLI_OK, or CLI_FAIL once the error is printed
+ * (as "shmkit: <cmd>: ..."). *l is the caller's to free either way.
+ */
+int cli_seglist_gather(const char *cmd, const cli_filter *f, unsigned flags,
+		       bool probe, cli_seglist *l);
+void cli_seglist_free(cli_seglist *l);
+
 /* -- Subcommands --------------------------------------------------------- */
 
 int cmd_ls(int argc, char **argv);
@@ -215,6 +261,8 @@ int cmd_cat(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* Channels (tools/chan.c). */
 int shmkit_cli_chan(int argc, char **argv);

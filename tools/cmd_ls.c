@@ -6,14 +6,18 @@
  * segments over in directory order. Names come from whoever made the
  * segment, so they are shown with control characters replaced in the table
  * and escaped in JSON; JSON is valid UTF-8 even for names that are not
- * (invalid bytes become U+FFFD). `ls` also tells which segments hold a
- * shmkit heap: it attaches each POSIX segment read-only for a moment to
- * look (shmkit_heap_probe), after the listing, so the look cannot change
- * what the listing says; one it may not read is simply not marked.
+ * (invalid bytes become U+FFFD). `ls` also tells what each segment holds
+ * (KIND: a channel, a heap, or a plain segment): it attaches each POSIX
+ * and file: segment read-only for a moment to look (shmkit_chan_probe,
+ * shmkit_heap_probe, both checked reads of a header), after the listing,
+ * so the look cannot change what the listing says; one it may not read is
+ * shown as '-'. The listing with its filters (PATTERN, --backend, --dir)
+ * and the probes are shared with `top` (cli_seglist_gather()).
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,57 +84,99 @@ static void json_info(FILE *f, const shmkit_info *in)
 	fputc('}', f);
 }
 
-/* -- ls ------------------------------------------------------------------ */
+/* -- the listing, shared with top ---------------------------------------- */
 
-static const char *status_text(const shmkit_info *in)
+int cli_filter_backend(const char *cmd, cli_filter *f, const char *name)
 {
-	if (in->flags & SHMKIT_INFO_REMOVED)
-		return "removed";
-	if (in->flags & SHMKIT_INFO_STALE)
-		return "stale";
-	if (in->flags & SHMKIT_INFO_EPHEMERAL)
-		return "ephemeral";
-	return "";
+	if (!strcmp(name, "posix"))
+		f->posix = true;
+	else if (!strcmp(name, "sysv"))
+		f->sysv = true;
+	else if (!strcmp(name, "file"))
+		f->file = true;
+	else if (!strcmp(name, "memfd") || !strcmp(name, "anon") ||
+		 !strcmp(name, "fd"))
+		return cli_usage_err(cmd,
+				     "--backend %s: %s: segments have no name "
+				     "to be listed by (they are reached by "
+				     "inheritance or fd passing only)",
+				     name, name);
+	else
+		return cli_usage_err(cmd,
+				     "--backend: unknown backend '%s' (posix, "
+				     "sysv or file)",
+				     name);
+	return 0;
 }
 
-static const char ls_usage[] =
-	"Usage: shmkit ls [--json] [--posix] [--sysv] [--no-procs]\n"
-	"\n"
-	"List every shared memory segment on this host: POSIX ones (the files "
-	"in\n/dev/shm) and System V ones (what 'ipcs -m' shows).\n"
-	"\n"
-	"  NATTCH   attaches the kernel counts (System V only)\n"
-	"  PROCS    processes that map the segment, from /proc/PID/maps; "
-	"without\n"
-	"           root, other users' processes cannot be seen\n"
-	"  MTIME    last change (System V: creation or last IPC_SET)\n"
-	"  STATUS   'removed': a System V segment marked for removal that is "
-	"still\n"
-	"           attached; 'ephemeral': created to go away when unused;\n"
-	"           'stale': ephemeral and used by no live process ('shmkit gc'\n"
-	"           removes it)\n"
-	"  HOLDS    'heap': a shmkit heap ('shmkit heap stat SPEC' describes "
-	"it); only\n"
-	"           POSIX segments this user may read are looked at\n"
-	"\n"
-	"  --json       print a JSON array, one object per segment (\"heap\": "
-	"true or\n"
-	"               false, null where it was not looked at)\n"
-	"  --posix      POSIX segments only\n"
-	"  --sysv       System V segments only\n"
-	"  --no-procs   do not read /proc/PID/maps (faster; PROCS shows '-')\n"
-	"  -h, --help   show this help\n";
+int cli_filter_dir(cli_filter *f, const char *dir)
+{
+	const char **v = realloc(f->dirs, (f->ndirs + 1) * sizeof(*v));
 
-typedef struct seglist {
-	shmkit_info *v;
-	size_t n, cap;
-	signed char *heap; /* per segment: 1 a heap, 0 not, -1 not looked at */
-} seglist;
+	if (!v)
+		return -ENOMEM;
+	v[f->ndirs++] = dir;
+	f->dirs = v;
+	return 0;
+}
+
+int cli_filter_pattern(cli_filter *f, const char *pat)
+{
+	const char **v = realloc(f->pats, (f->npats + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v[f->npats++] = pat;
+	f->pats = v;
+	return 0;
+}
+
+int cli_filter_check(const char *cmd, const cli_filter *f)
+{
+	if (f->file && f->ndirs == 0)
+		return cli_usage_err(cmd, "--backend file: file: segments are "
+					  "listed from a directory: give "
+					  "--dir DIR");
+	return 0;
+}
+
+void cli_filter_free(cli_filter *f)
+{
+	free(f->dirs);
+	free(f->pats);
+	f->dirs = f->pats = NULL;
+	f->ndirs = f->npats = 0;
+}
+
+/* A PATTERN matches the spec ("posix:/a*") or the name after the backend
+ * ("/a*", "*.ring"); any of several will do. */
+static bool matches(const cli_filter *f, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	const char *name = colon ? colon + 1 : spec;
+	size_t i;
+
+	if (f->npats == 0)
+		return true;
+	for (i = 0; i < f->npats; i++)
+		if (!fnmatch(f->pats[i], spec, 0) ||
+		    !fnmatch(f->pats[i], name, 0))
+			return true;
+	return false;
+}
+
+typedef struct collect_ctx {
+	cli_seglist *l;
+	const cli_filter *f;
+} collect_ctx;
 
 static int collect(const shmkit_info *in, void *arg)
 {
-	seglist *l = arg;
+	collect_ctx *c = arg;
+	cli_seglist *l = c->l;
 
+	if (!matches(c->f, in->spec))
+		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		shmkit_info *v = realloc(l->v, cap * sizeof(*v));
@@ -154,34 +200,176 @@ static int cmp_info(const void *a, const void *b)
 	return strcmp(x->spec, y->spec);
 }
 
-/* Which segments hold a heap: the backends with a name to attach by. */
-static int probe_heaps(seglist *l)
+/*
+ * What each segment holds: the backends with a name to attach by, each
+ * mapped read-only for a moment by the probes, after the listing, so the
+ * look cannot change what the listing says. System V segments are not
+ * attached: an attach shows in their counters (nattch, lpid, atime).
+ */
+static int probe_kinds(cli_seglist *l)
 {
 	size_t i;
 
+	free(l->kind);
+	l->kind = NULL;
 	if (l->n == 0)
 		return 0;
-	l->heap = malloc(l->n);
-	if (!l->heap)
+	l->kind = malloc(l->n);
+	if (!l->kind)
 		return -ENOMEM;
 	for (i = 0; i < l->n; i++) {
 		const shmkit_info *in = &l->v[i];
-		int r = -1;
+		int k = CLI_KIND_UNKNOWN, r;
 
 		if (in->backend == SHMKIT_BACKEND_POSIX ||
-		    in->backend == SHMKIT_BACKEND_FILE)
-			r = shmkit_heap_probe(in->spec);
-		l->heap[i] = (signed char)(r < 0 ? -1 : r > 0);
+		    in->backend == SHMKIT_BACKEND_FILE) {
+			r = shmkit_chan_probe(in->spec);
+			if (r > 0)
+				k = CLI_KIND_CHANNEL;
+			else if (r == 0)
+				k = shmkit_heap_probe(in->spec) > 0
+					    ? CLI_KIND_HEAP
+					    : CLI_KIND_SEGMENT;
+		}
+		l->kind[i] = (signed char)k;
 	}
 	return 0;
 }
 
-static int print_table(const seglist *l)
+const char *cli_kind_name(int kind)
+{
+	switch (kind) {
+	case CLI_KIND_SEGMENT:
+		return "segment";
+	case CLI_KIND_CHANNEL:
+		return "channel";
+	case CLI_KIND_HEAP:
+		return "heap";
+	}
+	return "-";
+}
+
+int cli_seglist_gather(const char *cmd, const cli_filter *f, unsigned flags,
+		       bool probe, cli_seglist *l)
+{
+	collect_ctx c = {.l = l, .f = f};
+	bool any = f->posix || f->sysv || f->file;
+	unsigned lf = flags & SHMKIT_LIST_NOPROCS;
+	size_t i;
+	int r = 0;
+
+	l->n = 0;
+	if (!any || f->posix)
+		lf |= SHMKIT_LIST_POSIX;
+	if (!any || f->sysv)
+		lf |= SHMKIT_LIST_SYSV;
+	if (lf & (SHMKIT_LIST_POSIX | SHMKIT_LIST_SYSV))
+		r = shmkit_list(lf, collect, &c);
+	if (r < 0)
+		/* Not about one segment: the walk itself failed. */
+		return cli_errf("%s: %s (reading /dev/shm, /proc/sysvipc/shm "
+				"and /proc/PID/maps)",
+				cmd,
+				r == -ENOENT ? strerror(ENOENT)
+					     : shmkit_strerror(r));
+	for (i = 0; i < f->ndirs && (!any || f->file); i++) {
+		r = shmkit_list_dir(f->dirs[i], flags & SHMKIT_LIST_NOPROCS,
+				    collect, &c);
+		if (r < 0) {
+			char shown[SHMKIT_SPEC_MAX];
+
+			cli_printable(f->dirs[i], shown, sizeof(shown));
+			return cli_errf("%s: --dir %s: %s%s", cmd, shown,
+					shmkit_strerror(r),
+					r == -ELOOP ? " (a symlink on the way "
+						      "is not followed, as in "
+						      "file: paths)"
+						    : "");
+		}
+	}
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_info);
+	if (probe && probe_kinds(l) < 0)
+		return cli_err(cmd, -ENOMEM);
+	return CLI_OK;
+}
+
+void cli_seglist_free(cli_seglist *l)
+{
+	free(l->v);
+	free(l->kind);
+	memset(l, 0, sizeof(*l));
+}
+
+/* -- ls ------------------------------------------------------------------ */
+
+static const char *status_text(const shmkit_info *in)
+{
+	if (in->flags & SHMKIT_INFO_REMOVED)
+		return "removed";
+	if (in->flags & SHMKIT_INFO_STALE)
+		return "stale";
+	if (in->flags & SHMKIT_INFO_EPHEMERAL)
+		return "ephemeral";
+	return "";
+}
+
+static const char ls_usage[] =
+	"Usage: shmkit ls [--json] [--posix] [--sysv] [--backend NAME] "
+	"[--dir DIR]\n"
+	"                 [--no-procs] [PATTERN...]\n"
+	"\n"
+	"List every shared memory segment on this host: POSIX ones (the files "
+	"in\n/dev/shm) and System V ones (what 'ipcs -m' shows); with --dir, "
+	"also the\nfile: segments shmkit made in DIR.\n"
+	"\n"
+	"  NATTCH   attaches the kernel counts (System V only)\n"
+	"  PROCS    processes that map the segment, from /proc/PID/maps; "
+	"without\n"
+	"           root, other users' processes cannot be seen\n"
+	"  MTIME    last change (System V: creation or last IPC_SET)\n"
+	"  STATUS   'removed': a System V segment marked for removal that is "
+	"still\n"
+	"           attached; 'ephemeral': created to go away when unused;\n"
+	"           'stale': ephemeral and used by no live process ('shmkit gc'\n"
+	"           removes it)\n"
+	"  KIND     what it holds: 'channel' ('shmkit chan stat SPEC'), 'heap'\n"
+	"           ('shmkit heap stat SPEC') or 'segment' (anything else); "
+	"only\n"
+	"           POSIX and file: segments this user may read are looked at, "
+	"'-'\n"
+	"           for the others\n"
+	"\n"
+	"  PATTERN        only segments whose spec or name matches the shell "
+	"glob\n"
+	"                 ('posix:/app-*', '/app-*', '*.ring'; quote it); "
+	"several: any\n"
+	"  --backend NAME only this backend: posix, sysv or file (the --dir "
+	"ones);\n"
+	"                 may be given more than once\n"
+	"  --dir DIR      also list the file: segments shmkit made in DIR (not "
+	"below\n"
+	"                 it; other files are left out: shmkit marks its own "
+	"with an\n"
+	"                 extended attribute, so a filesystem without user "
+	"xattrs\n"
+	"                 shows none); may be given more than once\n"
+	"  --json         print a JSON array, one object per segment (\"kind\": "
+	"\"segment\",\n"
+	"                 \"channel\" or \"heap\", null where it was not looked "
+	"at; \"heap\":\n"
+	"                 true, false or null as before)\n"
+	"  --posix        POSIX segments only (--backend posix)\n"
+	"  --sysv         System V segments only (--backend sysv)\n"
+	"  --no-procs     do not read /proc/PID/maps (faster; PROCS shows '-')\n"
+	"  -h, --help     show this help\n";
+
+static int print_table(const cli_seglist *l)
 {
 	static const char *const head[] = {"SPEC",  "BACKEND", "KEY",
 					   "SIZE",  "OWNER",   "MODE",
 					   "NATTCH", "PROCS",  "MTIME",
-					   "STATUS", "HOLDS"};
+					   "STATUS", "KIND"};
 	cli_table t;
 	size_t i;
 	int r;
@@ -207,7 +395,7 @@ static int print_table(const seglist *l)
 		row[7] = count_text(in->nprocs, np);
 		row[8] = cli_format_time(in->mtime, mtime);
 		row[9] = status_text(in);
-		row[10] = l->heap[i] > 0 ? "heap" : "";
+		row[10] = cli_kind_name(l->kind[i]);
 		cli_table_add(&t, row);
 	}
 	r = cli_table_print(&t, stdout, 0);
@@ -215,7 +403,7 @@ static int print_table(const seglist *l)
 	return r < 0 ? cli_err("ls", r) : CLI_OK;
 }
 
-static void print_json(const seglist *l)
+static void print_json(const cli_seglist *l)
 {
 	size_t i;
 
@@ -225,11 +413,16 @@ static void print_json(const seglist *l)
 	}
 	puts("[");
 	for (i = 0; i < l->n; i++) {
+		int k = l->kind[i];
+
 		fputs("  ", stdout);
 		json_fields(stdout, &l->v[i]);
-		printf(", \"heap\": %s}", l->heap[i] < 0   ? "null"
-					  : l->heap[i] > 0 ? "true"
-							   : "false");
+		if (k == CLI_KIND_UNKNOWN)
+			fputs(", \"kind\": null, \"heap\": null}", stdout);
+		else
+			printf(", \"kind\": \"%s\", \"heap\": %s}",
+			       cli_kind_name(k),
+			       k == CLI_KIND_HEAP ? "true" : "false");
 		puts(i + 1 < l->n ? "," : "");
 	}
 	puts("]");
@@ -237,66 +430,69 @@ static void print_json(const seglist *l)
 
 int cmd_ls(int argc, char **argv)
 {
-	enum { O_HELP = 1, O_JSON, O_POSIX, O_SYSV, O_NOPROCS };
+	enum { O_HELP = 1, O_JSON, O_POSIX, O_SYSV, O_NOPROCS, O_BACKEND,
+	       O_DIR };
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},	{"json", 0, false, O_JSON},
 		{"posix", 0, false, O_POSIX},	{"sysv", 0, false, O_SYSV},
-		{"no-procs", 0, false, O_NOPROCS}, {NULL, 0, false, 0},
+		{"no-procs", 0, false, O_NOPROCS},
+		{"backend", 'b', true, O_BACKEND},
+		{"dir", 0, true, O_DIR},	{NULL, 0, false, 0},
 	};
 	unsigned flags = 0;
 	bool json = false;
-	seglist l = {0};
+	cli_seglist l = {0};
+	cli_filter f = {0};
 	cli_args a;
-	int o, r;
+	int o, r = CLI_OK;
 
 	cli_args_init(&a, argc, argv);
-	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+	while (r == CLI_OK && (o = cli_next(&a, opts)) != CLI_ARG_END) {
 		switch (o) {
 		case CLI_ARG_BAD:
-			return CLI_USAGE;
+			r = CLI_USAGE;
+			break;
 		case CLI_ARG_OPERAND:
-			return cli_usage_err("ls", "unexpected argument '%s'",
-					     a.arg);
+			if (cli_filter_pattern(&f, a.arg) < 0)
+				r = cli_err("ls", -ENOMEM);
+			break;
 		case O_HELP:
 			fputs(ls_usage, stdout);
+			cli_filter_free(&f);
 			return CLI_OK;
 		case O_JSON:
 			json = true;
 			break;
 		case O_POSIX:
-			flags |= SHMKIT_LIST_POSIX;
+			f.posix = true;
 			break;
 		case O_SYSV:
-			flags |= SHMKIT_LIST_SYSV;
+			f.sysv = true;
+			break;
+		case O_BACKEND:
+			r = cli_filter_backend("ls", &f, a.arg);
+			break;
+		case O_DIR:
+			if (cli_filter_dir(&f, a.arg) < 0)
+				r = cli_err("ls", -ENOMEM);
 			break;
 		case O_NOPROCS:
 			flags |= SHMKIT_LIST_NOPROCS;
 			break;
 		}
 	}
-	r = shmkit_list(flags, collect, &l);
-	if (r < 0) {
-		free(l.v);
-		/* Not about one segment: the walk itself failed. */
-		return cli_errf("ls: %s (reading /dev/shm, /proc/sysvipc/shm "
-				"and /proc/PID/maps)",
-				r == -ENOENT ? strerror(ENOENT)
-					     : shmkit_strerror(r));
+	if (r == CLI_OK)
+		r = cli_filter_check("ls", &f);
+	if (r == CLI_OK)
+		r = cli_seglist_gather("ls", &f, flags, true, &l);
+	if (r == CLI_OK) {
+		if (json)
+			print_json(&l);
+		else
+			r = print_table(&l);
 	}
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), cmp_info);
-	if (probe_heaps(&l) < 0) {
-		free(l.v);
-		return cli_err("ls", -ENOMEM);
-	}
-	if (json) {
-		print_json(&l);
-		r = CLI_OK;
-	} else {
-		r = print_table(&l);
-	}
-	free(l.heap);
-	free(l.v);
+	cli_seglist_free(&l);
+	cli_filter_free(&f);
 	return r;
 }
 

@@ -1,6 +1,6 @@
 /*
  * cmd_seg.c: the subcommands that make, fill, read and remove segments:
- * `create`, `write`, `cat` and `rm`.
+ * `create`, `write`, `cat`, `rm` and `resize`.
  *
  * `create` refuses memfd: and anon: up front: they live only as long as a
  * process holds them, so one made by a command that exits at once would be
@@ -702,5 +702,141 @@ out:
 	r = shmkit_detach(seg);
 	if (r < 0 && status == CLI_OK)
 		status = cli_seg_err("write", spec, r);
+	return status;
+}
+
+/* -- resize -------------------------------------------------------------- */
+
+static const char resize_usage[] =
+	"Usage: shmkit resize [--force] SPEC SIZE\n"
+	"\n"
+	"Grow or shrink a segment to SIZE bytes (a size: 4096, 64K, 1.5M). "
+	"Growing\nreserves the new space, so a full /dev/shm fails here. "
+	"posix:, file:, memfd:\n(by fd:N) segments can be resized; System V "
+	"and anon: ones cannot. A\nchannel or a heap is refused: its layout "
+	"is fixed at create (a heap grows\nby itself). Shrinking a segment "
+	"that another process maps would crash that\nprocess at its next "
+	"touch beyond the new end (SIGBUS), so it is refused, as\nis a "
+	"segment you do not own; on error nothing changes.\n"
+	"\n"
+	"  -f, --force   shrink even those\n"
+	"  -h, --help    show this help\n";
+
+int cmd_resize(int argc, char **argv)
+{
+	enum { O_HELP = 1, O_FORCE };
+	static const cli_opt opts[] = {
+		{"help", 'h', false, O_HELP},
+		{"force", 'f', false, O_FORCE},
+		{NULL, 0, false, 0},
+	};
+	const char *spec = NULL, *size_s = NULL;
+	char was[CLI_SIZE_BUF], now[CLI_SIZE_BUF];
+	bool force = false;
+	cli_why w;
+	int kind;
+	shmkit_seg *seg;
+	uint64_t size;
+	size_t old;
+	cli_args a;
+	int o, r, status = CLI_OK;
+
+	cli_args_init(&a, argc, argv);
+	a.numbers_are_operands = true;
+	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+		switch (o) {
+		case CLI_ARG_BAD:
+			return CLI_USAGE;
+		case CLI_ARG_OPERAND:
+			if (!spec)
+				spec = a.arg;
+			else if (!size_s)
+				size_s = a.arg;
+			else
+				return cli_usage_err("resize",
+						     "unexpected argument '%s'",
+						     a.arg);
+			break;
+		case O_HELP:
+			fputs(resize_usage, stdout);
+			return CLI_OK;
+		case O_FORCE:
+			force = true;
+			break;
+		}
+	}
+	if (!spec)
+		return cli_usage_err("resize", "missing SPEC");
+	if (!size_s)
+		return cli_usage_err("resize", "missing SIZE");
+	r = cli_size_arg("resize", "SIZE", size_s, false, &size);
+	if (r)
+		return r;
+	if (size == 0)
+		return cli_usage_err("resize", "SIZE must be a positive number "
+					       "of bytes: a segment cannot be "
+					       "empty ('shmkit rm' removes it)");
+	if (size > SIZE_MAX)
+		return cli_usage_err("resize", "SIZE %s is more than this "
+					       "host can address",
+				     size_s);
+	if (shmkit_spec_check(spec) || !strncmp(spec, "anon:", 5))
+		return cli_seg_err("resize", spec,
+				   shmkit_spec_check(spec) ? -EINVAL
+							   : -ENOTSUP);
+	if (!strncmp(spec, "sysv:", 5)) {
+		w.why = shmkit_strerror(-ENOTSUP);
+		w.hint = "a System V segment keeps the size it was made with: "
+			 "make a new one and copy";
+		return cli_why_print("resize", spec, &w);
+	}
+	/* What it holds decides before anything is attached for writing. */
+	if ((kind = shmkit_chan_probe(spec)) > 0 ||
+	    shmkit_heap_probe(spec) > 0) {
+		w.why = kind > 0 ? "it holds a channel" : "it holds a heap";
+		w.hint = kind > 0 ? "a channel's layout is fixed at create: "
+				    "make a new one with a larger --capacity"
+				  : "a heap grows by itself, up to the --max "
+				    "it was made with";
+		return cli_why_print("resize", spec, &w);
+	}
+	/* Look before attaching: this process must not count as a mapper. */
+	if (!force && (!strncmp(spec, "posix:", 6) || spec[0] == '/' ||
+		       !strncmp(spec, "file:", 5))) {
+		shmkit_info *in = malloc(sizeof(*in));
+
+		if (!in)
+			return cli_err("resize", -ENOMEM);
+		r = shmkit_stat(spec, in);
+		old = r == 0 ? in->size : 0;
+		free(in);
+		if (r < 0)
+			return cli_seg_err("resize", spec, r);
+		if (size < old) {
+			r = guard("resize", spec, "shrink it");
+			if (r != 0)
+				return r == CLI_FAIL ? r
+						     : cli_seg_err("resize", spec, r);
+		}
+	}
+	r = shmkit_attach(spec, NULL, &seg);
+	if (r < 0)
+		return cli_seg_err("resize", spec, r);
+	old = shmkit_size(seg);
+	r = shmkit_resize(seg, (size_t)size);
+	if (r < 0) {
+		if (size > old)
+			cli_create_why(&w, spec, size, 0, r); /* the limits */
+		else
+			cli_seg_why(&w, "resize", spec, r);
+		status = cli_why_print("resize", spec, &w);
+	} else {
+		printf("%s: %s -> %s\n", shmkit_spec(seg),
+		       cli_format_size(old, was),
+		       cli_format_size(shmkit_size(seg), now));
+	}
+	r = shmkit_detach(seg);
+	if (r < 0 && status == CLI_OK)
+		status = cli_seg_err("resize", spec, r);
 	return status;
 }

@@ -202,6 +202,18 @@ SHMKIT_EXTERN int shmkit_chan_open(const char *spec, shmkit_chan_role role,
 				   shmkit_chan **ret_ch);
 
 /*
+ * 1 if the segment spec holds a channel at offset 0 that shmkit_chan_open()
+ * would accept, 0 if not, or a negative errno from attaching it. It
+ * attaches the segment read-only for a moment and reads only the channel's
+ * header (through the descriptor where there is one, so a file cut short
+ * meanwhile cannot raise SIGBUS), checked as open checks it (magic,
+ * version, checksum, a layout that fits the segment), never waiting: a
+ * channel still being created reads as 0. Writes nothing and registers no
+ * endpoint.
+ */
+SHMKIT_EXTERN int shmkit_chan_probe(const char *spec);
+
+/*
  * The same inside a segment the caller owns, at offset (a multiple of 128),
  * e.g. an anon: segment shared across fork or a memfd received over a socket.
  * create_in overwrites shmkit_chan_size() bytes at offset (-ENOSPC if the

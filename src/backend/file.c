@@ -35,6 +35,8 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	} else {
 		fd = shmkit__path_open(sp->name, O_RDWR | O_CREAT | O_EXCL,
 				       (mode_t)shmkit__mode(o));
+		if (fd >= 0)
+			shmkit__life_mark_file(fd); /* for shmkit_list_dir */
 	}
 	if (fd < 0) {
 		shmkit__close(dfd);

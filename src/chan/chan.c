@@ -17,6 +17,7 @@
 #include "chan_int.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -517,6 +518,44 @@ int shmkit_chan_create(const char *spec, const shmkit_chan_opts *opts,
 	ch->own_seg = 1;
 	*ret_ch = ch;
 	return 0;
+}
+
+int shmkit_chan_probe(const char *spec)
+{
+	shmkit_opts so = {.flags = SHMKIT_F_RDONLY};
+	shmkit__chan_layout L;
+	struct chan_hdr hdr;
+	const void *mem;
+	shmkit_seg *seg;
+	struct stat st;
+	size_t len;
+	ssize_t n;
+	int fd, r;
+
+	if (!spec)
+		return -EINVAL;
+	r = shmkit_attach(spec, &so, &seg);
+	if (r < 0)
+		return r;
+	mem = seg->addr;
+	len = seg->size;
+	fd = shmkit_fd(seg);
+	if (fd >= 0) {
+		/* Through the descriptor, not the mapping: a file cut short
+		 * since attach is then a short read, not a SIGBUS. */
+		do {
+			n = pread(fd, &hdr, sizeof(hdr), 0);
+		} while (n < 0 && errno == EINTR);
+		mem = &hdr;
+		len = n == (ssize_t)sizeof(hdr) && fstat(fd, &st) == 0 &&
+			      st.st_size > 0
+			      ? (size_t)st.st_size
+			      : 0;
+	}
+	/* The checked read open makes, without its wait for a creator. */
+	r = len >= sizeof(hdr) && shmkit__chan_validate(mem, len, &L) == 0;
+	(void)shmkit_detach(seg);
+	return r;
 }
 
 int shmkit_chan_open(const char *spec, shmkit_chan_role role,

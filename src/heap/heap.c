@@ -1312,9 +1312,21 @@ int shmkit_heap_probe(const char *spec)
 		return -EINVAL;
 	if ((r = shmkit_attach(spec, &o, &seg)) < 0)
 		return r;
-	r = shmkit_size(seg) >= 8 &&
-	    __atomic_load_n((const uint64_t *)shmkit_addr(seg),
-			    __ATOMIC_ACQUIRE) == HEAP_MAGIC;
+	if (shmkit_fd(seg) >= 0) {
+		/* Through the descriptor: a file cut short since attach is a
+		 * short read here, where the mapping would raise SIGBUS. */
+		uint64_t magic = 0;
+		ssize_t n;
+
+		do {
+			n = pread(shmkit_fd(seg), &magic, sizeof(magic), 0);
+		} while (n < 0 && errno == EINTR);
+		r = n == (ssize_t)sizeof(magic) && magic == HEAP_MAGIC;
+	} else {
+		r = shmkit_size(seg) >= 8 &&
+		    __atomic_load_n((const uint64_t *)shmkit_addr(seg),
+				    __ATOMIC_ACQUIRE) == HEAP_MAGIC;
+	}
 	(void)shmkit_detach(seg);
 	return r;
 }

@@ -17,6 +17,10 @@
  * user. The sticky mode bit (S_ISVTX, meaningless on a regular file) is the
  * cheap one: an attacher sees it in the fstat() it makes anyway, so only
  * ephemeral segments pay for the lock; persistent ones cost nothing extra.
+ * A persistent file: segment gets user.shmkit.life = "persistent" at
+ * create, best effort and never checked by gc: it only lets
+ * shmkit_list_dir() tell shmkit's segments from the other files of a
+ * directory (posix: segments need no mark, /dev/shm holds nothing else).
  *
  * An ephemeral segment is built without a name (O_TMPFILE in its directory:
  * locked, marked, sized, reserved, mapped) and only then given its name with
@@ -92,6 +96,7 @@
 
 #define LIFE_XATTR "user.shmkit.life"
 #define LIFE_EPHEMERAL "ephemeral"
+#define LIFE_PERSISTENT "persistent"
 
 /* The longest an attacher waits for its shared lock before -EBUSY. */
 #define JOIN_WAIT_MS 1000
@@ -197,6 +202,24 @@ static bool is_ephemeral(int fd)
 	ssize_t n = fgetxattr(fd, LIFE_XATTR, v, sizeof(v));
 	return n == (ssize_t)sizeof(LIFE_EPHEMERAL) - 1 &&
 	       !memcmp(v, LIFE_EPHEMERAL, (size_t)n);
+}
+
+void shmkit__life_mark_file(int fd)
+{
+	/* Only a name to list by: nothing depends on it being there. */
+	(void)fsetxattr(fd, LIFE_XATTR, LIFE_PERSISTENT,
+			sizeof(LIFE_PERSISTENT) - 1, 0);
+}
+
+bool shmkit__life_made(int fd)
+{
+	char v[sizeof(LIFE_PERSISTENT)];
+	ssize_t n = fgetxattr(fd, LIFE_XATTR, v, sizeof(v));
+
+	return (n == (ssize_t)sizeof(LIFE_EPHEMERAL) - 1 &&
+		!memcmp(v, LIFE_EPHEMERAL, (size_t)n)) ||
+	       (n == (ssize_t)sizeof(LIFE_PERSISTENT) - 1 &&
+		!memcmp(v, LIFE_PERSISTENT, (size_t)n));
 }
 
 int shmkit__life_probe(int fd)
