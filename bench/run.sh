@@ -26,6 +26,8 @@
 #  4. bench_heap: shared-memory heap alloc+free against glibc malloc and
 #     Boost's managed_shared_memory, one process and two, and growth
 #     (heap.txt; ~1 minute).
+#  5. bench_python.py: the Python binding's channel latency and throughput
+#     against multiprocessing.Pipe and Queue (python.txt; ~1 minute).
 #
 #   bench/run.sh                  full run (~8 minutes on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh    smoke run (~1 minute); results go to
@@ -320,6 +322,20 @@ echo
 echo "== bench_heap (load $(load))"
 "$build/bench/bench_heap" | tee "$out/heap.txt"
 
+# The Python binding's channels against multiprocessing.Pipe and Queue,
+# through the module of this build (python/; needs python3-dev).
+echo
+echo "== bench_python (load $(load))"
+pyexe=python3
+[ ! -x /usr/bin/python3 ] || pyexe=/usr/bin/python3
+if cmake --build "$build" -j 2 --target shmkit_python >>"$build/build.log" 2>&1; then
+  "$pyexe" "$src/bench/bench_python.py" --build "$build" \
+    $([ "$quick" = 0 ] || echo --quick) | tee "$out/python.txt"
+else
+  echo "bench_python: the Python binding is not built here (python3-dev missing?): skipped" |
+    tee "$out/python.txt"
+fi
+
 if command -v gnuplot >/dev/null; then
   # a transport left out of this build is skipped with a warning: quiet
   { gnuplot -e "prefix='$out/latency'; out='$png'" "$src/bench/plot.gp" 2>&1 ||
@@ -353,5 +369,6 @@ for part in ipc floor-ratios; do
 done
 grep -E '^(target|heap targets|growth:|boost: not built|WARNING)' "$out/heap.txt" |
   sed 's/^/heap:    /' || true
+grep -E 'shmkit vs|skipped' "$out/python.txt" | sed 's/^ */python:  /' || true
 echo "elapsed: ${elapsed} s"
 echo "raw output: $out"

@@ -142,11 +142,8 @@ static PyObject *chan_create(PyObject *cls, PyObject *args, PyObject *kw)
 		o.role = SHMKIT_CHAN_WRITER;
 	else if (parse_role(role, &o.role) < 0)
 		return NULL;
-	if (mode == 0 || mode > 07777) {
-		PyErr_SetString(PyExc_ValueError,
-				"mode must be permission bits, 0o1 .. 0o7777");
+	if (shmkit_py_check_mode(mode) < 0)
 		return NULL;
-	}
 	o.capacity = cap;
 	o.max_msg = max_msg;
 	o.max_endpoints = max_ep;
@@ -646,25 +643,14 @@ static PyObject *chan_exit(ChanObject *self, PyObject *args)
 
 static PyObject *chan_reduce(ChanObject *self, PyObject *unused)
 {
-	shmkit_backend b;
-	PyObject *open;
-
 	(void)unused;
 	if (!chan_live(self))
 		return NULL;
-	b = shmkit_backend_of(shmkit_chan_seg(self->ch));
-	if (b == SHMKIT_BACKEND_ANON || b == SHMKIT_BACKEND_MEMFD) {
-		PyErr_Format(PyExc_TypeError,
-			     "cannot pickle a channel in a %s: segment: it has "
-			     "no name another process can open",
-			     shmkit_backend_name(b));
-		return NULL;
-	}
-	open = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "open");
-	if (!open)
-		return NULL;
-	return Py_BuildValue("(N(ss))", open, chan_spec(self),
-			     role_name(shmkit_chan_role_of(self->ch)));
+	return shmkit_py_reduce((PyObject *)self, shmkit_chan_seg(self->ch),
+				"a channel", "open",
+				Py_BuildValue("(ss)", chan_spec(self),
+					      role_name(shmkit_chan_role_of(
+						      self->ch))));
 }
 
 static PyObject *chan_repr(ChanObject *self)

@@ -156,11 +156,8 @@ static PyObject *heap_create(PyObject *cls, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_ValueError, "size must be > 0");
 		return NULL;
 	}
-	if (mode == 0 || mode > 07777) {
-		PyErr_SetString(PyExc_ValueError,
-				"mode must be permission bits, 0o1 .. 0o7777");
+	if (shmkit_py_check_mode(mode) < 0)
 		return NULL;
-	}
 	memset(&o, 0, sizeof(o));
 	o.max_size = max;
 	o.mode = mode;
@@ -522,24 +519,12 @@ static PyObject *heap_exit(HeapObject *self, PyObject *args)
 
 static PyObject *heap_reduce(HeapObject *self, PyObject *unused)
 {
-	shmkit_backend b;
-	PyObject *open;
-
 	(void)unused;
 	if (!heap_live(self))
 		return NULL;
-	b = shmkit_backend_of(shmkit_heap_seg(self->heap));
-	if (b == SHMKIT_BACKEND_ANON || b == SHMKIT_BACKEND_MEMFD) {
-		PyErr_Format(PyExc_TypeError,
-			     "cannot pickle a heap in a %s: segment: it has "
-			     "no name another process can open",
-			     shmkit_backend_name(b));
-		return NULL;
-	}
-	open = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "open");
-	if (!open)
-		return NULL;
-	return Py_BuildValue("(N(s))", open, heap_spec(self));
+	return shmkit_py_reduce((PyObject *)self, shmkit_heap_seg(self->heap),
+				"a heap", "open",
+				Py_BuildValue("(s)", heap_spec(self)));
 }
 
 static PyObject *heap_get_spec(HeapObject *self, void *c)

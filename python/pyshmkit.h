@@ -49,4 +49,16 @@ int shmkit_py_add_heap(PyObject *m);
 /* RuntimeError for an object another thread is using; returns NULL. */
 PyObject *shmkit_py_busy(void);
 
+/* ValueError unless mode is permission bits (0o1 .. 0o7777); 0 or -1. */
+int shmkit_py_check_mode(unsigned int mode);
+
+/*
+ * __reduce__ by name: (getattr(type(self), method), args), so unpickling
+ * opens the object again by its spec. TypeError for an object of an anon:
+ * or memfd: segment, which no other process can open by name. Steals args
+ * (which may be NULL, after a failed build).
+ */
+PyObject *shmkit_py_reduce(PyObject *self, shmkit_seg *seg, const char *what,
+			   const char *method, PyObject *args);
+
 #endif /* SHMKIT_PYSHMKIT_H */

@@ -51,6 +51,40 @@ PyObject *shmkit_py_busy(void)
 	return NULL;
 }
 
+int shmkit_py_check_mode(unsigned int mode)
+{
+	if (mode != 0 && mode <= 07777)
+		return 0;
+	PyErr_SetString(PyExc_ValueError,
+			"mode must be permission bits, 0o1 .. 0o7777");
+	return -1;
+}
+
+PyObject *shmkit_py_reduce(PyObject *self, shmkit_seg *seg, const char *what,
+			   const char *method, PyObject *args)
+{
+	shmkit_backend b = shmkit_backend_of(seg);
+	PyObject *open;
+
+	if (!args)
+		return NULL;
+	if (b == SHMKIT_BACKEND_ANON || b == SHMKIT_BACKEND_MEMFD) {
+		Py_DECREF(args);
+		PyErr_Format(PyExc_TypeError,
+			     "cannot pickle %s in a %s: segment: it has no name "
+			     "another process can open (share it by fork or fd "
+			     "passing)",
+			     what, shmkit_backend_name(b));
+		return NULL;
+	}
+	open = PyObject_GetAttrString((PyObject *)Py_TYPE(self), method);
+	if (!open) {
+		Py_DECREF(args);
+		return NULL;
+	}
+	return Py_BuildValue("(NN)", open, args);
+}
+
 int shmkit_py_timeout(PyObject *obj, int64_t *ret_ns)
 {
 	double s;
@@ -150,11 +184,8 @@ static PyObject *seg_create(PyObject *cls, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_ValueError, "size must be > 0");
 		return NULL;
 	}
-	if (mode == 0 || mode > 07777) {
-		PyErr_SetString(PyExc_ValueError,
-				"mode must be permission bits, 0o1 .. 0o7777");
+	if (shmkit_py_check_mode(mode) < 0)
 		return NULL;
-	}
 	memset(&o, 0, sizeof(o));
 	o.mode = mode;
 	o.flags = (eph ? SHMKIT_F_EPHEMERAL : 0) |
@@ -270,27 +301,14 @@ static PyObject *seg_exit(SegObject *self, PyObject *args)
 
 static PyObject *seg_reduce(SegObject *self, PyObject *unused)
 {
-	shmkit_backend b;
-	PyObject *attach, *ret;
-
 	(void)unused;
 	if (!seg_live(self))
 		return NULL;
-	b = shmkit_backend_of(self->seg);
-	if (b == SHMKIT_BACKEND_ANON || b == SHMKIT_BACKEND_MEMFD) {
-		PyErr_Format(PyExc_TypeError,
-			     "cannot pickle a %s: segment: it has no name "
-			     "another process can attach (share it by fork "
-			     "or fd passing)",
-			     shmkit_backend_name(b));
-		return NULL;
-	}
-	attach = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "attach");
-	if (!attach)
-		return NULL;
-	ret = Py_BuildValue("(N(sO))", attach, shmkit_spec(self->seg),
-			    self->readonly ? Py_True : Py_False);
-	return ret;
+	return shmkit_py_reduce((PyObject *)self, self->seg, "a segment",
+				"attach",
+				Py_BuildValue("(sO)", shmkit_spec(self->seg),
+					      self->readonly ? Py_True
+							     : Py_False));
 }
 
 static PyObject *seg_repr(SegObject *self)
