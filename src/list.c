@@ -228,7 +228,7 @@ static int scan(const scan_filter *f, procmap_table *out)
 	size_t cap = 0, i, w;
 	struct dirent *de;
 	int procfd, r = 0;
-	DIR *d;
+	DIR *d = NULL;
 
 	procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (procfd < 0)
@@ -369,7 +369,7 @@ typedef int (*sysv_row_fn)(shmkit_info *in, void *arg);
 
 static int walk_sysv(sysv_row_fn fn, void *arg)
 {
-	shmkit_info *in;
+	shmkit_info *in = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	FILE *fp;
@@ -420,28 +420,40 @@ static int report(list_ctx *c, shmkit_info *in, unsigned kind, dev_t dev,
 	return 0;
 }
 
-static int list_posix(list_ctx *c)
+/* A directory stream on dfd (which it takes) and the info buffer a walk
+ * fills; on failure dfd is closed. */
+static int dir_begin(int dfd, DIR **ret_d, shmkit_info **ret_in)
 {
-	shmkit_info *in;
-	struct dirent *de;
-	struct stat st;
-	int dfd, r = 0;
-	DIR *d;
+	int r;
 
-	dfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : -errno; /* no POSIX shm here */
-	d = fdopendir(dfd);
-	if (!d) {
+	*ret_d = fdopendir(dfd);
+	if (!*ret_d) {
 		r = -errno;
 		shmkit__close(dfd);
 		return r;
 	}
-	in = malloc(sizeof(*in));
-	if (!in) {
-		closedir(d);
+	*ret_in = malloc(sizeof(**ret_in));
+	if (!*ret_in) {
+		closedir(*ret_d);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+static int list_posix(list_ctx *c)
+{
+	shmkit_info *in = NULL;
+	struct dirent *de;
+	struct stat st;
+	int dfd, r = 0;
+	DIR *d = NULL;
+
+	dfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno; /* no POSIX shm here */
+	r = dir_begin(dfd, &d, &in);
+	if (r < 0)
+		return r;
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
@@ -544,25 +556,17 @@ static int made_file(int dfd, const char *name, const struct stat *st,
 static int list_dir(list_ctx *c, int dfd, const char *dir)
 {
 	size_t dlen = strlen(dir);
-	shmkit_info *in;
+	shmkit_info *in = NULL;
 	struct dirent *de;
 	struct stat st;
 	int r = 0;
-	DIR *d;
+	DIR *d = NULL;
 
 	while (dlen > 1 && dir[dlen - 1] == '/')
 		dlen--; /* "dir/" and "dir" name the same segments */
-	d = fdopendir(dfd);
-	if (!d) {
-		r = -errno;
-		shmkit__close(dfd);
+	r = dir_begin(dfd, &d, &in);
+	if (r < 0)
 		return r;
-	}
-	in = malloc(sizeof(*in));
-	if (!in) {
-		closedir(d);
-		return -ENOMEM;
-	}
 	for (;;) {
 		unsigned flags = 0;
 
@@ -763,7 +767,7 @@ int shmkit_stat(const char *spec, shmkit_info *ret_info)
 {
 	procmap_table procs = {0};
 	shmkit__spec sp;
-	shmkit_info *in;
+	shmkit_info *in = NULL;
 	scan_filter f;
 	int r;
 
@@ -795,7 +799,7 @@ int shmkit_who(const char *spec, pid_t *pids, size_t max)
 {
 	procmap_table procs = {0};
 	shmkit__spec sp;
-	shmkit_info *in;
+	shmkit_info *in = NULL;
 	scan_filter f;
 	size_t i;
 	int r;
