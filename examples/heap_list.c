@@ -49,6 +49,7 @@ static int fail(const char *what, const char *spec, int err)
  * Lock the list. If the last holder died while appending, the list is
  * still whole (a node is linked before tail and count move on), but tail
  * and count may lag: walk it to set them right, then say it is repaired.
+ * On failure the lock is not held.
  */
 static int lock_list(shmkit_heap *heap, struct list *l)
 {
@@ -65,7 +66,10 @@ static int lock_list(shmkit_heap *heap, struct list *l)
 		l->tail = ref;
 		l->count++;
 	}
-	return shmkit_mutex_consistent(&l->lock);
+	r = shmkit_mutex_consistent(&l->lock);
+	if (r < 0)
+		shmkit_mutex_unlock(&l->lock); /* a failed lock holds nothing */
+	return r;
 }
 
 /* The second program: knows the heap by its name only. */
