@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 CMAKE_ARGS ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all configure build demo test install uninstall bench clean
+.PHONY: all configure build demo test install uninstall bench clean windows windows-test
 
 all: build
 
@@ -56,5 +56,16 @@ uninstall:
 bench:
 	bench/run.sh
 
+# Windows: cross-build the library, shmkit.exe and the Windows tests with
+# mingw-w64 into $(WIN_BUILD); windows-test runs the tests under wine.
+WIN_BUILD ?= build-win
+windows:
+	cmake -S . -B $(WIN_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/mingw-w64-x86_64.cmake) $(CMAKE_ARGS) >/dev/null
+	cmake --build $(WIN_BUILD) -j $(JOBS)
+
+windows-test: windows
+	cd $(WIN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(WIN_BUILD)

@@ -36,10 +36,35 @@ extern "C" {
 	((SHMKIT_VERSION_MAJOR << 16) | (SHMKIT_VERSION_MINOR << 8) |          \
 	 SHMKIT_VERSION_PATCH)
 
-#if defined(SHMKIT_BUILDING) && defined(__GNUC__)
+#if defined(SHMKIT_BUILDING) && defined(_WIN32)
+#define SHMKIT_EXTERN __declspec(dllexport)
+#elif defined(SHMKIT_BUILDING) && defined(__GNUC__)
 #define SHMKIT_EXTERN __attribute__((visibility("default")))
 #else
 #define SHMKIT_EXTERN
+#endif
+
+/* Two errno values shmkit returns that Windows' C library does not define
+ * (a full channel's entry table, a message recycled under a reader). */
+#ifdef _WIN32
+#include <errno.h>
+#ifndef EUSERS
+#define EUSERS 2087
+#endif
+#ifndef ESTALE
+#define ESTALE 2116
+#endif
+#endif
+
+/* Owner and group ids: uid_t and gid_t where the system has them. Windows
+ * has neither (a segment's owner there is a SID): the fields exist, are 0
+ * in what shmkit reports, and SHMKIT_F_OWNER/SHMKIT_F_GROUP are -ENOTSUP. */
+#ifdef _WIN32
+typedef unsigned int shmkit_uid_t;
+typedef unsigned int shmkit_gid_t;
+#else
+typedef uid_t shmkit_uid_t;
+typedef gid_t shmkit_gid_t;
 #endif
 
 /* The library's version as SHMKIT_VERSION_HEX, and as "M.m.p". */
@@ -136,8 +161,8 @@ typedef enum shmkit_opcode {
 typedef struct shmkit_opts {
 	unsigned int mode;  /* create: permission bits; 0 means 0600 */
 	unsigned int flags; /* SHMKIT_F_* */
-	uid_t owner;        /* with SHMKIT_F_OWNER */
-	gid_t group;        /* with SHMKIT_F_GROUP */
+	shmkit_uid_t owner; /* with SHMKIT_F_OWNER */
+	shmkit_gid_t group; /* with SHMKIT_F_GROUP */
 } shmkit_opts;
 
 /*
@@ -238,8 +263,8 @@ typedef struct shmkit_info {
 	char spec[SHMKIT_SPEC_MAX]; /* canonical spec: attachable as is */
 	shmkit_backend backend;
 	uint64_t size;
-	uid_t uid; /* owner */
-	gid_t gid;
+	shmkit_uid_t uid; /* owner */
+	shmkit_gid_t gid;
 	unsigned int mode; /* permission bits */
 	long nattch;       /* attaches the kernel counts (sysv), else -1 */
 	long nprocs;       /* processes that map it (from /proc/PID/maps), -1 if unknown */

@@ -4,7 +4,7 @@
  *
  * The design follows PostgreSQL's dsm_impl.c: one table of operations per
  * backend (struct shmkit__backend), one dispatcher (seg.c) that knows nothing
- * backend-specific. Each backend lives in src/backend/<name>.c and fills in a
+ * backend-specific. Each backend lives in src/unix/<name>.c (src/win/ on Windows) and fills in a
  * table; the dispatcher parses the spec, allocates the handle, calls the
  * table and owns the rollback of the handle itself. A backend op either
  * succeeds completely or undoes what it did and returns a negative errno.
@@ -17,10 +17,25 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
-#include <sys/ipc.h>
 #include <sys/stat.h>
+#ifndef _WIN32
+#include <sys/ipc.h>
+#endif
 
+#ifdef _WIN32
+/* A DLL exports only what is marked dllexport: everything else is hidden. */
+#define SHMKIT__HIDDEN
+typedef int key_t; /* sysv: specs parse on every platform */
+#define IPC_PRIVATE ((key_t)0)
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+#ifndef NAME_MAX
+#define NAME_MAX 255
+#endif
+#else
 #define SHMKIT__HIDDEN __attribute__((visibility("hidden")))
+#endif
 
 /* POSIX shm names: "/" + up to NAME_MAX bytes (one tmpfs file name); memfd
  * names: 249 bytes. Plain numbers: spec.c spells them in its messages. */
@@ -59,6 +74,10 @@ struct shmkit_seg {
 	size_t size;    /* bytes mapped (= the segment's size) */
 	int fd;         /* -1 where the backend has none */
 	int shmid;      /* sysv, else -1 */
+#ifdef _WIN32
+	void *mapping;  /* the file-mapping object's HANDLE */
+	void *file;     /* file: the file's HANDLE, else NULL */
+#endif
 	unsigned flags; /* the opts flags the handle was made with */
 	shmkit_backend reported; /* what shmkit_backend_of() says (recv_fd) */
 	char spec[SHMKIT_SPEC_MAX];
@@ -96,8 +115,9 @@ SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_file;
 SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_memfd;
 SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_fd;
 SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_anon;
+SHMKIT__HIDDEN extern const shmkit__backend shmkit__backend_win;
 
-/* -- Helpers for descriptor-backed backends (src/fdmap.c) ------------------ */
+/* -- Helpers for descriptor-backed backends (src/unix/fdmap.c) ------------------ */
 
 /* PROT_/MAP_ flags and mmap of fd for seg->size; sets seg->addr. */
 SHMKIT__HIDDEN int shmkit__map_fd(shmkit_seg *seg, int fd, size_t size);
@@ -124,7 +144,7 @@ SHMKIT__HIDDEN size_t shmkit__huge_page_size(void);
 /* munmap + close. */
 SHMKIT__HIDDEN int shmkit__fd_detach(shmkit_seg *seg);
 
-/* -- file: paths, no symlink anywhere (src/path.c) -------------------------- */
+/* -- file: paths, no symlink anywhere (src/unix/path.c) -------------------------- */
 
 /* open(path) refusing a symlink in any component (-ELOOP); O_CLOEXEC added. */
 SHMKIT__HIDDEN int shmkit__path_open(const char *path, int flags, mode_t mode);
@@ -134,7 +154,7 @@ SHMKIT__HIDDEN int shmkit__path_dir(const char *path, const char **ret_name);
 /* unlink(path) relative to shmkit__path_dir(). */
 SHMKIT__HIDDEN int shmkit__path_unlink(const char *path);
 
-/* -- Lifetime (src/life/lifetime.c) ----------------------------------------- */
+/* -- Lifetime (src/unix/lifetime.c) ----------------------------------------- */
 
 /* Creator of an ephemeral segment: take the shared lock, mark it. No-op
  * for persistent ones. The sticky mode bit is set by shmkit__apply_perms. */
@@ -168,7 +188,7 @@ enum { SHMKIT__GC_CHECKED = 1, SHMKIT__GC_MOVED = 2 };
 SHMKIT__HIDDEN extern void (*shmkit__gc_hook)(int stage, int dfd,
 					      const char *name);
 
-/* -- Robust mutexes (src/life/mutex.c) -------------------------------------- */
+/* -- Robust mutexes (src/unix/mutex.c) -------------------------------------- */
 
 /* How many shmkit_mutexes the threads of this process hold (relaxed). */
 SHMKIT__HIDDEN extern unsigned long shmkit__mutex_nheld;
@@ -177,7 +197,7 @@ SHMKIT__HIDDEN bool shmkit__mutex_held_in_slow(const void *addr, size_t len);
 /*
  * Whether a thread of this process holds a shmkit_mutex placed in
  * [addr, addr + len). Detach, destroy and resize must not unmap or move
- * such a mapping (src/life/mutex.c says why). One relaxed load when none is
+ * such a mapping (src/unix/mutex.c says why). One relaxed load when none is
  * held.
  */
 static inline bool shmkit__mutex_held_in(const void *addr, size_t len)

@@ -3,7 +3,7 @@
  * table of operations and runs one of them, as PostgreSQL's dsm_impl_op()
  * does; the named wrappers and accessors sit on top. Nothing here knows how
  * any backend works: argument checks and the handle's own allocation live
- * here, everything about the object lives in src/backend/.
+ * here, everything about the object lives in the backend files (src/unix/, src/win/).
  */
 #include "internal.h"
 
@@ -15,14 +15,20 @@
 	 SHMKIT_F_NORESERVE | SHMKIT_F_OWNER | SHMKIT_F_GROUP | SHMKIT_F_SEAL |  \
 	 SHMKIT_F_EPHEMERAL)
 
+/* What this platform has; a spec for any other backend parses everywhere
+ * and is -ENOTSUP here. */
 static const shmkit__backend *const backends[SHMKIT_BACKEND_COUNT_] = {
+#ifdef _WIN32
+	[SHMKIT_BACKEND_FILE] = &shmkit__backend_file,
+	[SHMKIT_BACKEND_WIN] = &shmkit__backend_win,
+#else
 	[SHMKIT_BACKEND_POSIX] = &shmkit__backend_posix,
 	[SHMKIT_BACKEND_SYSV] = &shmkit__backend_sysv,
 	[SHMKIT_BACKEND_FILE] = &shmkit__backend_file,
 	[SHMKIT_BACKEND_MEMFD] = &shmkit__backend_memfd,
 	[SHMKIT_BACKEND_FD] = &shmkit__backend_fd,
 	[SHMKIT_BACKEND_ANON] = &shmkit__backend_anon,
-	/* SHMKIT_BACKEND_WIN exists only in Windows builds. */
+#endif
 };
 
 static const char *const backend_names[SHMKIT_BACKEND_COUNT_] = {
@@ -97,6 +103,10 @@ static int open_seg(shmkit_opcode op, const char *spec, size_t size,
 	s->size = 0;
 	s->fd = -1;
 	s->shmid = -1;
+#ifdef _WIN32
+	s->mapping = NULL;
+	s->file = NULL;
+#endif
 	s->flags = opts ? opts->flags : 0;
 	s->reported = be->id;
 	r = shmkit__spec_format(&sp, s->spec, sizeof(s->spec));

@@ -77,7 +77,7 @@ typedef struct shmkit_heap_opts {
 	/* SHMKIT_F_* for the segment: PREFAULT, GROUP, NORESERVE (then
 	 * growth does not reserve either), EPHEMERAL; any other is -EINVAL. */
 	unsigned int flags;
-	gid_t group; /* with SHMKIT_F_GROUP */
+	shmkit_gid_t group; /* with SHMKIT_F_GROUP */
 } shmkit_heap_opts;
 
 /*

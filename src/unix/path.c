@@ -18,7 +18,7 @@
  * directories are followed: the best open() can do. ENOSYS is remembered so
  * that such hosts pay for the failed call once per process.
  */
-#include "internal.h"
+#include "../internal.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -15,7 +15,7 @@
  * descriptors that arrive are closed; received descriptors are close-on-exec
  * from birth (MSG_CMSG_CLOEXEC).
  */
-#include "internal.h"
+#include "../internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

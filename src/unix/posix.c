@@ -9,7 +9,7 @@
  * O_NOFOLLOW and O_CLOEXEC; we pass O_CLOEXEC anyway to say so. It passes
  * the other flags on to open(), so attach opens with O_NONBLOCK: anyone can
  * plant a FIFO in /dev/shm, and a plain read-only open of one would block
- * until a writer came (see src/fdmap.c).
+ * until a writer came (see src/unix/fdmap.c).
  *
  * Huge pages: /dev/shm is ordinary tmpfs, so SHMKIT_F_HUGE is refused with
  * -ENOTSUP; memfd: (MFD_HUGETLB) or file: on a hugetlbfs mount gives them.
@@ -41,7 +41,7 @@ static int posix_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	if (seg->flags & SHMKIT_F_HUGE)
 		return -ENOTSUP;
 	if (eph) {
-		/* Built unnamed, named when complete (src/life/lifetime.c). */
+		/* Built unnamed, named when complete (src/unix/lifetime.c). */
 		dfd = open(SHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			return -errno;

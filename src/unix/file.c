@@ -3,7 +3,7 @@
  * memory under a path of the caller's choosing; on disk it persists across
  * reboots; on a hugetlbfs mount it is backed by huge pages.
  *
- * Paths are resolved without following a symlink anywhere (src/path.c,
+ * Paths are resolved without following a symlink anywhere (src/unix/path.c,
  * openat2 RESOLVE_NO_SYMLINKS): a symlink planted at the path or at any
  * directory on the way is refused with -ELOOP rather than followed to a file
  * of someone else's choosing, by create, attach, unlink, destroy, stat,
@@ -27,7 +27,7 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	size_t unit;
 
 	if (eph) {
-		/* Built unnamed, named when complete (src/life/lifetime.c). */
+		/* Built unnamed, named when complete (src/unix/lifetime.c). */
 		dfd = shmkit__path_dir(sp->name, &name);
 		if (dfd < 0)
 			return dfd;

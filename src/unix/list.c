@@ -21,14 +21,14 @@
  *
  * shmkit_list_dir() walks one directory for file: segments (never below
  * it, never following a symlink) and reports only the files shmkit made:
- * those that carry its lifetime mark (src/life/lifetime.c), set at create
+ * those that carry its lifetime mark (src/unix/lifetime.c), set at create
  * on every file: segment. Other files are not looked into.
  *
  * Everything is read live and can change under us: a segment or a process
  * that disappears mid-walk is skipped, never an error. There are no statics
  * and no fixed limits; tables grow with realloc and are freed on every path.
  */
-#include "internal.h"
+#include "../internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -615,7 +615,7 @@ int shmkit_list_dir(const char *dir, unsigned int flags, shmkit_list_cb cb,
 		return -EINVAL;
 	if (strlen(dir) >= PATH_MAX)
 		return -ENAMETOOLONG;
-	/* Resolved as file: paths are (src/path.c): no symlink on the way. */
+	/* Resolved as file: paths are (src/unix/path.c): no symlink on the way. */
 	dfd = shmkit__path_open(dir, O_RDONLY | O_DIRECTORY, 0);
 	if (dfd < 0)
 		return dfd;
@@ -688,7 +688,7 @@ static int describe_sysv(const shmkit__spec *sp, shmkit_info *in,
 /*
  * fstatat() the object a posix or file spec names, never following a
  * symlink (file: paths resolved as the file backend resolves them, see
- * src/path.c), and add its lifetime marks to *flags. -ELOOP for a symlink
+ * src/unix/path.c), and add its lifetime marks to *flags. -ELOOP for a symlink
  * and -ENODEV for what is not a regular file, as attach says.
  */
 static int stat_by_name(const shmkit__spec *sp, struct stat *st,

@@ -72,7 +72,7 @@
  *
  * System V segments need none of this: an ephemeral one is marked for
  * removal (IPC_RMID) as soon as its creator has attached, and the kernel
- * frees it at the last detach (src/backend/sysv.c: what a creator killed
+ * frees it at the last detach (src/unix/sysv.c: what a creator killed
  * before that leaves). memfd and anon segments are freed by the kernel with
  * their last user in any case.
  *
@@ -406,7 +406,7 @@ int shmkit_gc(const char *dir, unsigned flags, shmkit_gc_cb cb, void *arg)
 
 	if (flags & ~SHMKIT_GC_DRY_RUN)
 		return -EINVAL;
-	/* A file: directory is resolved as file: paths are (src/path.c). */
+	/* A file: directory is resolved as file: paths are (src/unix/path.c). */
 	if (dir)
 		dfd = shmkit__path_open(d, O_RDONLY | O_DIRECTORY, 0);
 	else if ((dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)

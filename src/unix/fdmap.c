@@ -17,7 +17,7 @@
  * file) and the type is checked here, after fstat, before anything else:
  * -ENODEV, mmap's own word for "this cannot be mapped".
  */
-#include "internal.h"
+#include "../internal.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -138,7 +138,7 @@ int shmkit__apply_perms(int fd, const shmkit_opts *o)
 
 	/* The sticky bit is how an attacher tells from the fstat() it makes
 	 * anyway that a segment is ephemeral and must be locked while used
-	 * (src/life/lifetime.c): persistent segments then cost no extra call. */
+	 * (src/unix/lifetime.c): persistent segments then cost no extra call. */
 	if (shmkit__flags(o) & SHMKIT_F_EPHEMERAL)
 		mode |= S_ISVTX;
 	/* open() applied the umask; 0600 is never narrowed by a sane umask, so
