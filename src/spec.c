@@ -60,6 +60,9 @@ static const char why_anon_long[] =
 static const char why_fd[] =
 	"fd:N takes a decimal descriptor number from 0 to 2147483647";
 static const char why_win[] = "win: needs a name";
+static const char why_win_slash[] =
+	"a win: name holds no '\\' but after a leading Global\\ or Local\\ "
+	"(the namespace), and needs a name after it";
 static const char why_win_long[] =
 	"a win: name is at most " STR(SHMKIT__POSIX_NAME_MAX) " bytes";
 
@@ -228,8 +231,17 @@ static int parse(const char *spec, shmkit__spec *out, const char **why)
 		r = copy_name(sp.name, rest, SHMKIT__MEMFD_NAME_MAX, why,
 			      why_anon_long);
 	} else if (PREFIX("win")) {
+		const char *base = rest;
+
 		if (!*rest)
 			return refuse(why, why_win, -EINVAL);
+		/* Windows object names: a namespace, then one component. */
+		if (!strncmp(base, "Global\\", 7))
+			base += 7;
+		else if (!strncmp(base, "Local\\", 6))
+			base += 6;
+		if (!*base || strchr(base, '\\'))
+			return refuse(why, why_win_slash, -EINVAL);
 		sp.backend = SHMKIT_BACKEND_WIN;
 		r = copy_name(sp.name, rest, SHMKIT__POSIX_NAME_MAX, why,
 			      why_win_long);

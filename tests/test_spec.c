@@ -321,6 +321,12 @@ static void other_rejects(void)
 	parse_bad("fd:0x3", EINVAL);
 	parse_bad("fd:x", EINVAL);
 	parse_bad("win:", EINVAL);
+	parse_bad("win:Global\\", EINVAL);
+	parse_bad("win:Local\\", EINVAL);
+	parse_bad("win:a\\b", EINVAL);
+	parse_bad("win:Global\\a\\b", EINVAL);
+	parse_ok("win:Global\\NAME");
+	parse_ok("win:Local\\NAME");
 	parse_bad(repeat("win:", 'w', NAME_MAX + 1), ENAMETOOLONG);
 
 	poison(&sp);
@@ -408,6 +414,7 @@ static void spec_check_names_the_rule(void)
 	says(repeat("anon:", 'a', 250), "at most 249 bytes", NULL);
 	says("fd:x", "0 to 2147483647", NULL);
 	says("win:", "needs a name", NULL);
+	says("win:a\\b", "namespace", NULL);
 	says("", "empty", NULL);
 	check_phrase("NULL", shmkit_spec_check(NULL));
 

@@ -8,8 +8,9 @@
  * -ENOSPC at create; SHMKIT_F_EPHEMERAL opens it FILE_FLAG_DELETE_ON_CLOSE,
  * so the file goes with the last handle of anyone's, as an ephemeral
  * segment does on Linux, and no gc is ever needed for it. Every open
- * shares read, write and delete, so destroy can remove the name while
- * others are attached (they keep their view), as unlink does.
+ * shares read, write and delete. Unlike unlink on Linux, Windows refuses
+ * to remove a file that some process still maps: destroy and unlink then
+ * fail with -EBUSY and the file stays (see file_remove).
  *
  * The last path component must not be a reparse point (a symbolic link or
  * junction): -ELOOP, as on Linux; the directories on the way are trusted.
@@ -132,10 +133,19 @@ static int file_attach(shmkit_seg *seg, const shmkit__spec *sp,
 	attr = GetFileAttributesW(path);
 	if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY))
 		return (attr & FILE_ATTRIBUTE_REPARSE_POINT) ? -ELOOP : -ENODEV;
-	h = CreateFileW(path, ro ? GENERIC_READ : GENERIC_READ | GENERIC_WRITE,
-			SHARE_ALL, NULL, OPEN_EXISTING,
-			FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
-			NULL);
+	/* With DELETE where we may, so that destroy removes this very file
+	 * (by handle) rather than whatever has its name by then. */
+	for (int i = ro ? 1 : 0; i < 2; i++) {
+		DWORD acc = ro ? GENERIC_READ : GENERIC_READ | GENERIC_WRITE;
+
+		h = CreateFileW(path, acc | (i == 0 ? DELETE : 0), SHARE_ALL,
+				NULL, OPEN_EXISTING,
+				FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+				NULL);
+		if (h != INVALID_HANDLE_VALUE ||
+		    GetLastError() != ERROR_ACCESS_DENIED)
+			break;
+	}
 	if (h == INVALID_HANDLE_VALUE)
 		return shmkit__win_last();
 	if ((r = check_file(h)) < 0)
@@ -161,11 +171,24 @@ fail:
 	return r;
 }
 
+/*
+ * Windows will not remove a file while a view of it exists (the delete is
+ * refused, not deferred), so destroy takes this handle's view down first
+ * (the dispatcher's detach then closes the file). While another process
+ * still maps the file it stays, and destroy says -EBUSY.
+ */
 static int file_remove(shmkit_seg *seg)
 {
+	int r;
+
 	if (!seg->file)
 		return -EBADF;
-	return delete_by_handle(seg->file);
+	UnmapViewOfFile(seg->addr);
+	CloseHandle(seg->mapping);
+	seg->addr = NULL;
+	seg->mapping = NULL;
+	r = delete_by_handle(seg->file);
+	return r == -EACCES ? -EBUSY : r;
 }
 
 /*
@@ -217,7 +240,8 @@ static int file_unlink(const shmkit__spec *sp)
 	if (attr & FILE_ATTRIBUTE_DIRECTORY)
 		return -ENODEV;
 	if (!DeleteFileW(path))
-		return shmkit__win_last();
+		return GetLastError() == ERROR_ACCESS_DENIED ? -EBUSY
+							     : shmkit__win_last();
 	return 0;
 }
 

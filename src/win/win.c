@@ -21,9 +21,11 @@
  *
  * Names live in a namespace: "win:NAME" is Local\NAME (this logon
  * session), "win:Global\NAME" is seen by every session and needs
- * SeCreateGlobalPrivilege to create from a user session (-EACCES without
- * it). ERROR_ALREADY_EXISTS and ERROR_ACCESS_DENIED at create are -EEXIST:
- * the name is taken (the second by an object we may not open). Creates are
+ * SeCreateGlobalPrivilege to create from a user session. At create,
+ * ERROR_ALREADY_EXISTS, ERROR_ACCESS_DENIED and ERROR_INVALID_HANDLE are
+ * -EEXIST: the name is taken (by an object we may not open, or by one of
+ * another kind); so a Global\ create without the privilege is -EEXIST
+ * too, which is what Windows reports for it. Creates are
  * exclusive: CreateFileMapping opens an existing object of that name, so
  * the new handle is closed and -EEXIST returned before anything is mapped.
  */
@@ -90,8 +92,12 @@ static int win_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 			       (DWORD)(osize >> 32), (DWORD)osize, name);
 	err = GetLastError();
 	shmkit__win_sa_free(&sa);
+	/* ERROR_INVALID_HANDLE: the name is taken by another kind of
+	 * object (an event, a mutex). */
 	if (!m)
-		return err == ERROR_ACCESS_DENIED ? -EEXIST : shmkit__win_err(err);
+		return err == ERROR_ACCESS_DENIED || err == ERROR_INVALID_HANDLE
+			       ? -EEXIST
+			       : shmkit__win_err(err);
 	if (err == ERROR_ALREADY_EXISTS) {
 		CloseHandle(m); /* someone else's: not ours to map */
 		return -EEXIST;
