@@ -60,6 +60,8 @@ bench:
 # mingw-w64 into $(WIN_BUILD); windows-test runs the tests under wine.
 WIN_BUILD ?= build-win
 windows:
+	@command -v x86_64-w64-mingw32-gcc >/dev/null || \
+	  { echo "make windows: no x86_64-w64-mingw32-gcc (Debian: apt-get install gcc-mingw-w64-x86-64)" >&2; exit 1; }
 	cmake -S . -B $(WIN_BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/mingw-w64-x86_64.cmake) $(CMAKE_ARGS) >/dev/null
 	cmake --build $(WIN_BUILD) -j $(JOBS)
