@@ -21,15 +21,17 @@
  *
  * Names live in a namespace: "win:NAME" is Local\NAME (this logon
  * session), "win:Global\NAME" is seen by every session and needs
- * SeCreateGlobalPrivilege to create from a user session. At create,
+ * SeCreateGlobalPrivilege to create from a user session: such a create,
+ * refused while the token lacks it, is -EPERM. Otherwise, at create,
  * ERROR_ALREADY_EXISTS, ERROR_ACCESS_DENIED and ERROR_INVALID_HANDLE are
  * -EEXIST: the name is taken (by an object we may not open, or by one of
- * another kind); so a Global\ create without the privilege is -EEXIST
- * too, which is what Windows reports for it. Creates are
- * exclusive: CreateFileMapping opens an existing object of that name, so
- * the new handle is closed and -EEXIST returned before anything is mapped.
+ * another kind). Creates are exclusive: CreateFileMapping opens an
+ * existing object of that name, so the new handle is closed and -EEXIST
+ * returned before anything is mapped.
  */
 #include "win_int.h"
+
+#include <string.h>
 
 #define TRAILER_MAGIC UINT64_C(0x31474553544b4d53) /* "SMKTSEG1" */
 
@@ -66,6 +68,36 @@ static int check_flags(const shmkit_opts *o, unsigned allowed)
 	return (f & ~allowed) ? -EINVAL : 0;
 }
 
+/* Whether this process's token holds SeCreateGlobalPrivilege, enabled. */
+static bool may_create_global(void)
+{
+	union {
+		TOKEN_PRIVILEGES tp;
+		unsigned char buf[4096];
+	} u;
+	DWORD len = 0;
+	HANDLE tok;
+	LUID luid;
+	bool ok = false;
+
+	if (!LookupPrivilegeValueW(NULL, L"SeCreateGlobalPrivilege", &luid) ||
+	    !OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
+		return true; /* cannot tell: let the access check speak */
+	if (GetTokenInformation(tok, TokenPrivileges, &u, sizeof(u), &len)) {
+		for (DWORD i = 0; i < u.tp.PrivilegeCount; i++) {
+			const LUID_AND_ATTRIBUTES *p = &u.tp.Privileges[i];
+
+			if (p->Luid.LowPart == luid.LowPart &&
+			    p->Luid.HighPart == luid.HighPart)
+				ok = p->Attributes & SE_PRIVILEGE_ENABLED;
+		}
+	} else {
+		ok = true;
+	}
+	CloseHandle(tok);
+	return ok;
+}
+
 static int win_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		      const shmkit_opts *o)
 {
@@ -93,7 +125,11 @@ static int win_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	err = GetLastError();
 	shmkit__win_sa_free(&sa);
 	/* ERROR_INVALID_HANDLE: the name is taken by another kind of
-	 * object (an event, a mutex). */
+	 * object (an event, a mutex). Access denied for a Global\ name is
+	 * the missing privilege when the token lacks it. */
+	if (!m && err == ERROR_ACCESS_DENIED &&
+	    !strncmp(sp->name, "Global\\", 7) && !may_create_global())
+		return -EPERM;
 	if (!m)
 		return err == ERROR_ACCESS_DENIED || err == ERROR_INVALID_HANDLE
 			       ? -EEXIST
