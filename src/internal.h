@@ -188,16 +188,23 @@ enum { SHMKIT__GC_CHECKED = 1, SHMKIT__GC_MOVED = 2 };
 SHMKIT__HIDDEN extern void (*shmkit__gc_hook)(int stage, int dfd,
 					      const char *name);
 
-/* -- Robust mutexes (src/unix/mutex.c) -------------------------------------- */
+/* -- Robust mutexes (src/unix/mutex.c, src/win/mutex.c) --------------------- */
 
-/* How many shmkit_mutexes the threads of this process hold (relaxed). */
+/* The registry of held mutexes (src/mutex_held.c). How many shmkit_mutexes
+ * the threads of this process hold (relaxed). */
 SHMKIT__HIDDEN extern unsigned long shmkit__mutex_nheld;
 SHMKIT__HIDDEN bool shmkit__mutex_held_in_slow(const void *addr, size_t len);
+/* Record m as held by a thread of this process; false if the table is full. */
+SHMKIT__HIDDEN bool shmkit__held_add(const void *m);
+/* Forget m (held no more). */
+SHMKIT__HIDDEN void shmkit__held_remove(const void *m);
+/* Forget every one (a forked child holds none of its parent's). */
+SHMKIT__HIDDEN void shmkit__held_forget_all(void);
 
 /*
  * Whether a thread of this process holds a shmkit_mutex placed in
  * [addr, addr + len). Detach, destroy and resize must not unmap or move
- * such a mapping (src/unix/mutex.c says why). One relaxed load when none is
+ * such a mapping (src/unix/mutex.c and src/win/mutex.c say why). One relaxed load when none is
  * held.
  */
 static inline bool shmkit__mutex_held_in(const void *addr, size_t len)

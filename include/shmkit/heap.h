@@ -15,8 +15,9 @@
  * other process maps it the first time it dereferences a ref that lies
  * there. Nothing is ever moved or unmapped: a ref and the pointer
  * shmkit_heap_ptr() gave for it stay valid until the block is freed or the
- * handle closed. sysv: and anon: heaps, and heaps made with
- * shmkit_heap_create_in(), have a fixed size.
+ * handle closed. sysv:, anon: and win: heaps, and heaps made with
+ * shmkit_heap_create_in(), have a fixed size. On Windows sizes are rounded
+ * to 64 KiB and file: heaps grow (docs/heap.md, Windows).
  *
  * Crash safety: a process killed by SIGKILL at any instruction inside any
  * call of this header leaves the heap consistent and unlocked for every
@@ -143,8 +144,8 @@ SHMKIT_EXTERN int shmkit_heap_calloc(shmkit_heap *heap, size_t size,
 /*
  * As alloc, aligned to align: a power of two from 16 up to what the heap
  * can keep aligned in every process that maps it: 1 MiB on posix:, file:,
- * memfd: and fd: heaps (each process maps their parts 1 MiB aligned), the
- * page size on sysv: and anon: ones, and for create_in the largest power
+ * memfd: and fd: heaps (each process maps their parts 1 MiB aligned), 64 KiB
+ * on Windows file: heaps, the page size on sysv:, anon: and win: ones, and for create_in the largest power
  * of two that divides offset, at most the page size. -EINVAL beyond.
  */
 SHMKIT_EXTERN int shmkit_heap_alloc_aligned(shmkit_heap *heap, size_t size,

@@ -34,6 +34,10 @@ extern "C" {
  * exceed that gives the mutex back and fails with -ENOLCK. A child made by
  * fork() holds none of its parent's mutexes.
  *
+ * On Windows it is a named kernel mutex ("Local\shmkit.mx.<random id>",
+ * for the creating user only), opened by each process on first use; the
+ * contract above holds, -EBUSY rule included (docs/reliability.md).
+ *
  * The struct is opaque; its size is part of the ABI.
  */
 typedef struct shmkit_mutex {

@@ -13,14 +13,8 @@
  * so a corrupted heap gives -EPROTO, never a stray access or a loop.
  */
 #include "heap_int.h"
+#include "heap_os.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define PAGE 4096u
-#define MAP_ALIGN (UINT64_C(1) << 20) /* fd-backed parts: 1 MiB aligned */
 #define SCAN_MAX 32u                  /* blocks looked at per bin */
 
 /* For tests only (NULL otherwise): called at each step of a commit, so a
@@ -38,48 +32,19 @@ static void hook(int stage)
 /* Parts and addresses                                                       */
 /* ------------------------------------------------------------------------ */
 
-static int map_at(shmkit_heap *h, unsigned part, uint64_t fileoff,
-		  uint64_t size)
-{
-	size_t span = (size_t)(size + MAP_ALIGN);
-	char *res, *at;
-	uintptr_t a;
-
-	res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-		   MAP_NORESERVE, -1, 0);
-	if (res == MAP_FAILED)
-		return -errno;
-	a = ((uintptr_t)res + MAP_ALIGN - 1) & ~(uintptr_t)(MAP_ALIGN - 1);
-	at = mmap((void *)a, (size_t)size, PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_FIXED, h->fd, (off_t)fileoff);
-	if (at == MAP_FAILED) {
-		int e = -errno;
-		munmap(res, span);
-		return e;
-	}
-	if (at > res)
-		munmap(res, (size_t)(at - res));
-	if (at + size < res + span)
-		munmap(at + size, (size_t)(res + span - (at + size)));
-	h->base[part] = at;
-	set_psize(h, part, size);
-	h->unmap[part] = true;
-	return 0;
-}
-
 /*
  * Map parts up to and including part, as the header lists them. The table
- * is checked before it is believed: page-sized, ascending, within the
- * object (fstat), so that nothing mapped can lie past the end of the file.
+ * is checked before it is believed: in whole grains (heap_os.h),
+ * ascending, within the object (its length now), so that nothing mapped
+ * can lie past the end of the file.
  */
 int shmkit__heap_map_part(shmkit_heap *h, unsigned part)
 {
 	struct heap_hdr *hd = h->hdr;
-	uint64_t n = ld(&hd->nparts);
-	struct stat stb;
+	uint64_t n = ld(&hd->nparts), objsize = 0;
 	bool statted = false;
 
-	if (part >= n || n > HEAP_PARTS || h->fd < 0)
+	if (part >= n || n > HEAP_PARTS || !h->grows)
 		return -EPROTO;
 	while (h->nmapped <= part) {
 		unsigned k = h->nmapped;
@@ -89,17 +54,17 @@ int shmkit__heap_map_part(shmkit_heap *h, unsigned part)
 				h->psize[k - 1];
 		int r;
 
-		if (fo % PAGE || sz % PAGE || sz < PAGE || sz > HEAP_MAX_BYTES ||
-		    fo < pend || fo > HEAP_MAX_BYTES * 64)
+		if (fo % HEAP_GRAIN || sz % HEAP_GRAIN || sz < HEAP_GRAIN ||
+		    sz > HEAP_MAX_BYTES || fo < pend || fo > HEAP_MAX_BYTES * 64)
 			return -EPROTO;
 		if (!statted) {
-			if (fstat(h->fd, &stb) < 0)
-				return -errno;
+			if ((r = shmkit__heap_os_size(h, &objsize)) < 0)
+				return r;
 			statted = true;
 		}
-		if ((uint64_t)stb.st_size < fo + sz)
+		if (objsize < fo + sz)
 			return -EPROTO;
-		r = map_at(h, k, fo, sz);
+		r = shmkit__heap_os_map(h, k, fo, sz);
 		if (r < 0)
 			return r;
 		h->nmapped = k + 1;
@@ -109,7 +74,7 @@ int shmkit__heap_map_part(shmkit_heap *h, unsigned part)
 
 int shmkit__heap_map_first(shmkit_heap *h, uint64_t size)
 {
-	int r = map_at(h, 0, 0, size);
+	int r = shmkit__heap_os_map(h, 0, 0, size);
 	if (r == 0)
 		h->nmapped = 1;
 	return r;
@@ -766,10 +731,9 @@ int shmkit__heap_grow(shmkit_heap *h, uint64_t need)
 	struct heap_hdr *hd = h->hdr;
 	uint64_t n, total = 0, want, fo, maxs = ld(&hd->max_size);
 	unsigned k;
-	struct stat stb;
 	int r;
 
-	if (hd->flags & HEAP_F_FIXED || h->fd < 0)
+	if (hd->flags & HEAP_F_FIXED || !h->grows)
 		return -ENOMEM;
 	n = ld(&hd->nparts);
 	if (n >= HEAP_PARTS)
@@ -780,35 +744,22 @@ int shmkit__heap_grow(shmkit_heap *h, uint64_t need)
 		return r;
 	for (k = 0; k < n; k++)
 		total += h->psize[k];
-	need = (need + BLK_HDR + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+	need = (need + BLK_HDR + HEAP_GRAIN - 1) & ~(uint64_t)(HEAP_GRAIN - 1);
 	want = total > need ? total : need;
 	if (maxs <= total)
 		return -ENOMEM;
 	if (want > maxs - total)
-		want = (maxs - total) & ~(uint64_t)(PAGE - 1);
+		want = (maxs - total) & ~(uint64_t)(HEAP_GRAIN - 1);
 	if (want > HEAP_MAX_BYTES)
 		want = HEAP_MAX_BYTES;
 	if (want < need)
 		return -ENOMEM;
 	fo = ld(&hd->parts[n - 1].fileoff) + h->psize[n - 1];
 
-	if (fstat(h->fd, &stb) < 0)
-		return -errno;
-	if ((uint64_t)stb.st_size < fo + want) {
-		if (shmkit__within_fsize((size_t)(fo + want)) < 0)
-			return -ENOMEM;
-		while (ftruncate(h->fd, (off_t)(fo + want)) < 0)
-			if (errno != EINTR)
-				return -ENOMEM;
-	}
-	if (!(hd->flags & HEAP_F_NORESERVE)) {
-		do
-			r = posix_fallocate(h->fd, (off_t)fo, (off_t)want);
-		while (r == EINTR);
-		if (r != 0 && r != EOPNOTSUPP && r != EINVAL)
-			return -ENOMEM;
-	}
-	r = map_at(h, (unsigned)n, fo, want);
+	if (shmkit__heap_os_extend(h, fo, want,
+				   !(hd->flags & HEAP_F_NORESERVE)) < 0)
+		return -ENOMEM;
+	r = shmkit__heap_os_map(h, (unsigned)n, fo, want);
 	if (r < 0)
 		return -ENOMEM;
 	shmkit__heap_init_part(h, (unsigned)n, 0, want);
@@ -828,8 +779,9 @@ int shmkit__heap_grow(shmkit_heap *h, uint64_t need)
 fail:
 	shmkit__tx_begin(h);
 	h->nmapped = (unsigned)n;
-	munmap(h->base[n], (size_t)want);
+	shmkit__heap_os_unmap(h, (unsigned)n);
 	h->base[n] = NULL;
+	h->unmap[n] = false;
 	set_psize(h, n, 0);
 	return r;
 }

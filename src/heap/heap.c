@@ -65,15 +65,10 @@
  * middle of a block, not a value made up.
  */
 #include "heap_int.h"
+#include "heap_os.h"
 
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 #define PAGE 4096u
 #define HEAP_IN_MIN SHMKIT_HEAP_IN_MIN
@@ -83,55 +78,8 @@
 /* Who this process is                                                       */
 /* ------------------------------------------------------------------------ */
 
-static unsigned long forkgen = 1; /* bumped in every forked child */
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-static void fork_child(void)
-{
-	__atomic_add_fetch(&forkgen, 1, __ATOMIC_RELAXED);
-}
-
-static void fork_init(void)
-{
-	(void)pthread_atfork(NULL, NULL, fork_child);
-}
-
-/* Field 22 of /proc/PID/stat (start time in clock ticks), 0 if unknown. */
-SHMKIT__HIDDEN uint64_t shmkit__proc_start(pid_t pid);
-uint64_t shmkit__proc_start(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	int fd, field;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	shmkit__close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* after ")": field 3 is the state; count on to field 22 */
-	for (field = 2; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (field != 22 || sscanf(p, "%llu", &v) != 1)
-		return 0;
-	return (uint64_t)v;
-}
-
-SHMKIT__HIDDEN uint64_t shmkit__pidns(void);
-uint64_t shmkit__pidns(void)
-{
-	struct stat stb;
-	return stat("/proc/self/ns/pid", &stb) == 0 ? (uint64_t)stb.st_ino : 0;
-}
+/* The fork generation, the process's id and start time, and whether a
+ * recorded process lives: heap_os.h (src/unix/heap_os.c, src/win/). */
 
 /* ------------------------------------------------------------------------ */
 /* Slots                                                                     */
@@ -151,15 +99,14 @@ static void claim_slot(shmkit_heap *h)
 			uint64_t ep;
 			if (ld(&s->state) != SLOT_FREE)
 				continue;
+			uint64_t pid, start, ns;
 			ep = (ld(&s->epoch) + 1) & 0xffffffffu;
+			shmkit__heap_os_self(&pid, &start, &ns);
 			shmkit__tx_begin(h);
 			if (shmkit__tx_wr(h, HA(h, slots[i].state), SLOT_LIVE) < 0 ||
-			    shmkit__tx_wr(h, HA(h, slots[i].pid),
-					  (uint64_t)getpid()) < 0 ||
-			    shmkit__tx_wr(h, HA(h, slots[i].start),
-					  shmkit__proc_start(getpid())) < 0 ||
-			    shmkit__tx_wr(h, HA(h, slots[i].pidns),
-					  shmkit__pidns()) < 0 ||
+			    shmkit__tx_wr(h, HA(h, slots[i].pid), pid) < 0 ||
+			    shmkit__tx_wr(h, HA(h, slots[i].start), start) < 0 ||
+			    shmkit__tx_wr(h, HA(h, slots[i].pidns), ns) < 0 ||
 			    shmkit__tx_wr(h, HA(h, slots[i].epoch), ep) < 0 ||
 			    shmkit__tx_commit(h) < 0) {
 				shmkit__tx_begin(h);
@@ -249,13 +196,14 @@ static void after_fork(shmkit_heap *h)
 		h->cache[c].n = 0;
 	h->cached = 0;
 	h->slot = -1;
-	h->forkgen = __atomic_load_n(&forkgen, __ATOMIC_RELAXED);
+	h->forkgen = __atomic_load_n(&shmkit__heap_forkgen, __ATOMIC_RELAXED);
 }
 
 static inline void check_fork(shmkit_heap *h)
 {
 	if (__builtin_expect(h->forkgen !=
-				     __atomic_load_n(&forkgen, __ATOMIC_RELAXED),
+				     __atomic_load_n(&shmkit__heap_forkgen,
+						     __ATOMIC_RELAXED),
 			     0))
 		after_fork(h);
 }
@@ -941,15 +889,14 @@ static shmkit_heap *handle_new(void)
 
 	if (!h)
 		return NULL;
-	(void)pthread_once(&fork_once, fork_init);
-	h->fd = -1;
+	shmkit__heap_os_init();
 	h->slot = -1;
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
 		h->cache[c].depth = cache_depth_of(c);
 	h->first = hdr_bytes();
 	for (unsigned k = 0; k < HEAP_PARTS; k++)
 		h->lo[k] = BLK_HDR + (k == 0 ? h->first : 0);
-	h->forkgen = __atomic_load_n(&forkgen, __ATOMIC_RELAXED);
+	h->forkgen = __atomic_load_n(&shmkit__heap_forkgen, __ATOMIC_RELAXED);
 	return h;
 }
 
@@ -959,21 +906,13 @@ static void handle_free(shmkit_heap *h)
 
 	for (i = 0; i < h->nmapped; i++)
 		if (h->unmap[i])
-			munmap(h->base[i], (size_t)h->psize[i]);
+			shmkit__heap_os_unmap(h, i);
 	free(h);
 }
 
 static uint64_t new_secret(void)
 {
-	uint64_t s = 0;
-
-	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
-		    ((uint64_t)getpid() << 40);
-	}
-	return s | 1;
+	return shmkit__heap_os_random() | 1;
 }
 
 /* Lay out a new heap in h's part 0 (size bytes); magic last. */
@@ -1025,7 +964,7 @@ static int validate(const struct heap_hdr *hd, uint64_t len, bool fixed)
 		return -EPROTO;
 	if (fixed && (n != 1 || !(hd->flags & HEAP_F_FIXED)))
 		return -EPROTO;
-	if (!fixed && p0 % PAGE)
+	if (!fixed && p0 % HEAP_GRAIN)
 		return -EPROTO;
 	return 0;
 }
@@ -1045,14 +984,12 @@ static int join(shmkit_heap *h)
 	return 0;
 }
 
-/* Map part 0 of a heap in seg; h->fd and h->base set. */
+/* Map part 0 of a heap in seg; h->grows and h->base set. */
 static int map_seg(shmkit_heap *h, shmkit_seg *seg, uint64_t size)
 {
-	int fd = shmkit_fd(seg);
-
-	if (fd >= 0) {
-		h->fd = fd;
-		h->align_max = ALIGN_MAX;
+	if (shmkit__heap_os_growable(seg)) {
+		h->grows = true;
+		h->align_max = HEAP_GROW_ALIGN_MAX;
 		return shmkit__heap_map_first(h, size);
 	}
 	h->base[0] = shmkit_addr(seg);
@@ -1078,17 +1015,22 @@ int shmkit_heap_create(const char *spec, size_t size,
 		return r;
 	if (size < SHMKIT_HEAP_MIN_SIZE || (uint64_t)size > HEAP_MAX_BYTES)
 		return -EINVAL;
-	sz = ((uint64_t)size + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+	sz = ((uint64_t)size + HEAP_GRAIN - 1) & ~(uint64_t)(HEAP_GRAIN - 1);
 	if (opts && opts->max_size && (opts->max_size < size ||
 				       opts->max_size > HEAP_MAX_BYTES * 16))
 		return -EINVAL;
 	maxs = opts && opts->max_size
-		       ? (opts->max_size + PAGE - 1) & ~(uint64_t)(PAGE - 1)
+		       ? (opts->max_size + HEAP_GRAIN - 1) &
+				 ~(uint64_t)(HEAP_GRAIN - 1)
 		       : sz;
 	if (opts && (opts->flags & ~(unsigned)HEAP_OPT_FLAGS))
 		return -EINVAL;
+	/* win: cannot grow: a new part would be an object of its own,
+	 * which dies with its last handle, perhaps before every process
+	 * has mapped it (docs/heap.md, Windows). */
 	fixed = sp.backend == SHMKIT_BACKEND_SYSV ||
-		sp.backend == SHMKIT_BACKEND_ANON;
+		sp.backend == SHMKIT_BACKEND_ANON ||
+		sp.backend == SHMKIT_BACKEND_WIN;
 	if (fixed && maxs > sz)
 		return -EINVAL;
 	if (opts) {
@@ -1132,7 +1074,7 @@ int shmkit_heap_open(const char *spec, unsigned int flags, shmkit_heap **ret)
 	if ((r = shmkit_attach(spec, NULL, &seg)) < 0)
 		return r;
 	hd = shmkit_addr(seg);
-	fixed = shmkit_fd(seg) < 0;
+	fixed = !shmkit__heap_os_growable(seg);
 	if ((r = validate(hd, shmkit_size(seg), fixed)) < 0) {
 		(void)shmkit_detach(seg);
 		return r;
@@ -1312,20 +1254,9 @@ int shmkit_heap_probe(const char *spec)
 		return -EINVAL;
 	if ((r = shmkit_attach(spec, &o, &seg)) < 0)
 		return r;
-	if (shmkit_fd(seg) >= 0) {
-		/* Through the descriptor: a file cut short since attach is a
-		 * short read here, where the mapping would raise SIGBUS. */
+	{
 		uint64_t magic = 0;
-		ssize_t n;
-
-		do {
-			n = pread(shmkit_fd(seg), &magic, sizeof(magic), 0);
-		} while (n < 0 && errno == EINTR);
-		r = n == (ssize_t)sizeof(magic) && magic == HEAP_MAGIC;
-	} else {
-		r = shmkit_size(seg) >= 8 &&
-		    __atomic_load_n((const uint64_t *)shmkit_addr(seg),
-				    __ATOMIC_ACQUIRE) == HEAP_MAGIC;
+		r = shmkit__heap_os_peek(seg, &magic) == 0 && magic == HEAP_MAGIC;
 	}
 	(void)shmkit_detach(seg);
 	return r;

@@ -184,7 +184,7 @@ struct heap_tx {
 struct shmkit_heap {
 	shmkit_seg *seg;
 	bool own_seg;   /* false for create_in/open_in */
-	int fd;         /* the object's descriptor, -1 for fixed heaps */
+	bool grows;     /* the object can grow by parts (heap_os.h) */
 	struct heap_hdr *hdr;
 	uint64_t secret;
 	uint64_t first; /* address of part 0's first block */

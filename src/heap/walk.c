@@ -11,28 +11,14 @@
  * corrupted heap gives -EPROTO (and check() a sentence saying where).
  */
 #include "heap_int.h"
+#include "heap_os.h"
 
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <unistd.h>
-
-SHMKIT__HIDDEN uint64_t shmkit__proc_start(pid_t pid);
-SHMKIT__HIDDEN uint64_t shmkit__pidns(void);
 
 bool shmkit__heap_slot_alive(const struct heap_slot *s)
 {
-	pid_t pid = (pid_t)ld(&s->pid);
-	uint64_t start = ld(&s->start), ns = ld(&s->pidns), now;
-
-	if (ns && ns != shmkit__pidns())
-		return true; /* another pid namespace: cannot tell, keep it */
-	if (pid <= 0)
-		return false;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return false;
-	now = shmkit__proc_start(pid);
-	return !(start && now && now != start); /* a new process, same pid */
+	return shmkit__heap_os_alive(ld(&s->pid), ld(&s->start), ld(&s->pidns));
 }
 
 int shmkit__heap_reap_slots(shmkit_heap *h)

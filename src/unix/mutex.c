@@ -24,12 +24,13 @@
  * unmapped the segment (detach, destroy) or moved it (resize) and then died
  * left a mutex that no later lock could ever take (-ETIMEDOUT forever). So
  * this process keeps a registry of the mutexes its threads hold, by
- * address: a fixed table of HELD_MAX slots claimed with compare-and-swap by
- * lock/trylock/timedlock and cleared by unlock, plus a count. The
+ * address (src/mutex_held.c, shared with Windows): a fixed table of 4096
+ * slots claimed with compare-and-swap by lock/trylock/timedlock and cleared
+ * by unlock, plus a count. The
  * dispatcher (src/seg.c) refuses detach, destroy and resize with -EBUSY
  * while any address in the mapping is held; when nothing is held that
  * costs it one relaxed load of the count. A lock that finds the table full
- * unlocks again and fails with -ENOLCK: holding more than HELD_MAX
+ * unlocks again and fails with -ENOLCK: holding more than 4096
  * shmkit_mutexes at once in one process is not supported. A forked child
  * holds none of its parent's mutexes (the kernel's owner is the parent's
  * thread), so a pthread_atfork() child handler, registered once, empties
@@ -71,12 +72,8 @@ static void tsan_took(void *m)
 #endif
 }
 
-/* -- The registry of held mutexes (see above) ------------------------------ */
+/* -- The registry of held mutexes (see above; src/mutex_held.c) ---------- */
 
-#define HELD_MAX 4096u /* a power of two */
-
-static uintptr_t held[HELD_MAX]; /* 0: free; else a held mutex's address */
-unsigned long shmkit__mutex_nheld; /* slots in use; relaxed atomics */
 static pthread_once_t held_once = PTHREAD_ONCE_INIT;
 
 /* This thread's id: gettid() is a system call, which costs a lock more
@@ -85,13 +82,8 @@ static __thread int32_t tid_cache __attribute__((tls_model("initial-exec")));
 
 static void held_forget_all(void)
 {
-	size_t i;
-
 	tid_cache = 0; /* the child's only thread: the one that forked */
-
-	for (i = 0; i < HELD_MAX; i++)
-		__atomic_store_n(&held[i], 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&shmkit__mutex_nheld, 0, __ATOMIC_RELAXED);
+	shmkit__held_forget_all();
 }
 
 static void held_init(void)
@@ -99,55 +91,15 @@ static void held_init(void)
 	(void)pthread_atfork(NULL, NULL, held_forget_all);
 }
 
-/* The slot to start looking from: distinct mutexes start apart. */
-static size_t held_home(uintptr_t a)
-{
-	return (size_t)(a / sizeof(shmkit_mutex)) & (HELD_MAX - 1);
-}
-
 static bool held_add(const void *m)
 {
-	uintptr_t a = (uintptr_t)m;
-	size_t i, k;
-
 	(void)pthread_once(&held_once, held_init);
-	for (i = 0, k = held_home(a); i < HELD_MAX; i++, k = (k + 1) & (HELD_MAX - 1)) {
-		uintptr_t free_ = 0;
-		if (__atomic_load_n(&held[k], __ATOMIC_RELAXED) == 0 &&
-		    __atomic_compare_exchange_n(&held[k], &free_, a, false,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-			__atomic_fetch_add(&shmkit__mutex_nheld, 1, __ATOMIC_RELAXED);
-			return true;
-		}
-	}
-	return false;
+	return shmkit__held_add(m);
 }
 
 static void held_remove(const void *m)
 {
-	uintptr_t a = (uintptr_t)m;
-	size_t i, k;
-
-	for (i = 0, k = held_home(a); i < HELD_MAX; i++, k = (k + 1) & (HELD_MAX - 1)) {
-		if (__atomic_load_n(&held[k], __ATOMIC_RELAXED) == a) {
-			__atomic_store_n(&held[k], 0, __ATOMIC_RELAXED);
-			__atomic_fetch_sub(&shmkit__mutex_nheld, 1, __ATOMIC_RELAXED);
-			return;
-		}
-	}
-}
-
-bool shmkit__mutex_held_in_slow(const void *addr, size_t len)
-{
-	uintptr_t lo = (uintptr_t)addr;
-	size_t i;
-
-	for (i = 0; i < HELD_MAX; i++) {
-		uintptr_t a = __atomic_load_n(&held[i], __ATOMIC_RELAXED);
-		if (a && a - lo < len)
-			return true;
-	}
-	return false;
+	shmkit__held_remove(m);
 }
 
 struct mutex_impl {

@@ -187,3 +187,14 @@ int shmkit__win_map(shmkit_seg *seg, HANDLE mapping, bool rdonly, size_t len)
 	seg->addr = p;
 	return 0;
 }
+
+/* RtlGenRandom: exported by advapi32 under this name (ntsecapi.h says so),
+ * so no bcrypt.dll is needed. */
+BOOLEAN WINAPI SystemFunction036(PVOID buf, ULONG len);
+
+int shmkit__win_random(void *buf, size_t len)
+{
+	if (len > ULONG_MAX || !SystemFunction036(buf, (ULONG)len))
+		return -EIO;
+	return 0;
+}

@@ -54,4 +54,8 @@ SHMKIT__HIDDEN int shmkit__win_map(shmkit_seg *seg, HANDLE mapping,
  * both Windows backends. Always completes; the first error. */
 SHMKIT__HIDDEN int shmkit__win_detach(shmkit_seg *seg);
 
+/* len random bytes from the system (advapi32's RtlGenRandom): 0 or -EIO.
+ * For names and secrets that must not repeat across processes. */
+SHMKIT__HIDDEN int shmkit__win_random(void *buf, size_t len);
+
 #endif /* SHMKIT_WIN_INT_H */
