@@ -90,7 +90,7 @@ int shmkit__heap_os_extend(shmkit_heap *h, uint64_t fo, uint64_t want,
 			   bool reserve)
 {
 	FILE_END_OF_FILE_INFO eof;
-	uint64_t size;
+	uint64_t size = 0;
 	int r;
 
 	(void)reserve; /* extending a file backs it (file: has no NORESERVE) */
