@@ -4,7 +4,8 @@
  *
  * Identity that survives pid reuse: an entry's owner word packs the pid
  * with the low 32 bits of the process start time (/proc/PID/stat field 22,
- * clock ticks after boot) and a hash of the pid namespace; a process with
+ * clock ticks after boot; on Windows the creation time, and pidfds below
+ * are process handles there) and a hash of the pid namespace; a process with
  * the same pid but another start time is a different process. Checking is
  * cheap after the first look: a handle opens a pidfd for each peer it
  * checks (pidfd_open, then the start time is verified once, since the pid
