@@ -599,7 +599,7 @@ static void pidfds_bounded(void)
 						      __ATOMIC_ACQUIRE);
 
 			if (ow && (uint32_t)i != r->index &&
-			    (r->peers[i].pidfd >= 0) == (pass == 0))
+			    (r->peers[i].pin >= 0) == (pass == 0))
 				victims[nv++] = EP_PID(ow);
 		}
 		ASSERT(nv > 0);

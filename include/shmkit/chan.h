@@ -360,6 +360,19 @@ SHMKIT_EXTERN int shmkit_chan_fd(shmkit_chan *ch);
 SHMKIT_EXTERN int shmkit_chan_arm(shmkit_chan *ch);
 
 /*
+ * Windows: the same for an event loop built on WaitForMultipleObjects.
+ * shmkit_chan_fd() is -ENOTSUP there; this gives, in *ret_handle, a HANDLE
+ * (as void *) to a manual-reset event owned by the handle (do not close
+ * it), signalled under the same protocol as the descriptor: after
+ * shmkit_chan_arm() returned 0, when the call that last returned -EAGAIN
+ * may now succeed or when a peer died; shmkit_chan_arm() resets it. Errors
+ * as for shmkit_chan_fd() (-EBADF for role NONE, -ENOTSUP for a broadcast
+ * writer that never waits). On Linux it is always -ENOTSUP (use
+ * shmkit_chan_fd()); it exists there so that portable code compiles.
+ */
+SHMKIT_EXTERN int shmkit_chan_win_event(shmkit_chan *ch, void **ret_handle);
+
+/*
  * Broadcast reader: a reader starts with the next message sent after it
  * opened; rewind moves it back to the oldest message still in the ring, for
  * a reader that joins late and wants what came just before (at most

@@ -17,10 +17,7 @@
 #include "chan_int.h"
 
 #include <stddef.h>
-#include <sys/stat.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 _Static_assert(sizeof(struct chan_meta) == CHAN_LINE, "meta is one line");
 _Static_assert(sizeof(struct chan_hdr) == 6 * CHAN_LINE, "header lines");
@@ -28,6 +25,7 @@ _Static_assert(offsetof(struct chan_hdr, tail) == CHAN_LINE, "tail line");
 _Static_assert(offsetof(struct chan_hdr, head) == 2 * CHAN_LINE, "head line");
 _Static_assert(offsetof(struct chan_hdr, rd_wait) == 3 * CHAN_LINE, "wait");
 _Static_assert(offsetof(struct chan_hdr, wr_wait) == 4 * CHAN_LINE, "wait");
+_Static_assert(offsetof(struct chan_meta, wake_id) == 104, "wake_id");
 _Static_assert(sizeof(struct chan_ep) == CHAN_LINE, "an entry is a line");
 _Static_assert(sizeof(struct chan_slot) == SLOT_HDR, "slot header");
 
@@ -211,7 +209,6 @@ int shmkit__chan_validate(const void *mem, size_t len, shmkit__chan_layout *ret)
 static void chan_init(uint8_t *base, const shmkit__chan_layout *L)
 {
 	struct chan_meta *m = (struct chan_meta *)base;
-	struct timespec ts;
 	uint64_t i;
 
 	memset(base, 0, L->total);
@@ -220,7 +217,6 @@ static void chan_init(uint8_t *base, const shmkit__chan_layout *L)
 			((struct chan_slot *)(base + L->ring_off +
 					      i * L->slot_size))
 				->seq = i;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	m->version = CHAN_VERSION;
 	m->kind = L->kind;
 	m->hdr_size = sizeof(struct chan_hdr);
@@ -233,8 +229,9 @@ static void chan_init(uint8_t *base, const shmkit__chan_layout *L)
 	m->ep_off = L->ep_off;
 	m->ring_off = L->ring_off;
 	m->ring_size = L->ring_size;
-	m->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	m->creator_pid = (uint32_t)getpid();
+	m->created_ns = shmkit__chan_os_realtime_ns();
+	m->creator_pid = (uint32_t)shmkit__chan_os_pid();
+	m->wake_id = shmkit__chan_os_wake_id();
 	m->writers = L->writers;
 	m->flags = L->flags;
 	m->checksum = meta_sum(m);
@@ -246,7 +243,6 @@ static int wait_valid(const uint8_t *base, size_t avail,
 		      shmkit__chan_layout *L)
 {
 	const struct chan_meta *m = (const struct chan_meta *)base;
-	struct timespec ms = {0, 1000000};
 	int i, r;
 
 	for (i = 0;; i++) {
@@ -254,7 +250,7 @@ static int wait_valid(const uint8_t *base, size_t avail,
 		if (r != -EPROTO || i >= 100 || avail < sizeof(struct chan_hdr) ||
 		    LD_ACQ(&m->magic) != 0)
 			return r;
-		nanosleep(&ms, NULL);
+		shmkit__chan_os_pause_ms(1);
 	}
 }
 
@@ -386,7 +382,7 @@ static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
 		return -ENOMEM;
 	}
 	for (i = 0; i < L.nep; i++)
-		ch->peers[i].pidfd = -1;
+		ch->peers[i].pin = CHAN_PIN_NONE;
 	ch->lay = L;
 	ch->seg = seg;
 	ch->offset = offset;
@@ -404,7 +400,7 @@ static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
 	ch->role = (uint8_t)role;
 	ch->mode = SHMKIT_CHAN_ADAPTIVE;
 	ch->spin_ns = SHMKIT_CHAN_SPIN_NS_DEFAULT;
-	ch->sock = ch->epfd = ch->tx = ch->timer = -1;
+	shmkit__chan_os_init(ch);
 	ch->wait_readers = !!(L.flags & SHMKIT_CHAN_WAIT_READERS);
 	ch->lag_ns = -1;
 	ch->index = UINT32_MAX;
@@ -434,6 +430,7 @@ static int chan_open_at(shmkit_seg *seg, size_t offset, int role,
 	*ret = ch;
 	return 0;
 fail:
+	shmkit__chan_os_close(ch); /* a deregister may have woken peers */
 	shmkit__chan_peers_close(ch);
 	free(ch->peers);
 	free(ch);
@@ -527,10 +524,8 @@ int shmkit_chan_probe(const char *spec)
 	struct chan_hdr hdr;
 	const void *mem;
 	shmkit_seg *seg;
-	struct stat st;
 	size_t len;
-	ssize_t n;
-	int fd, r;
+	int r;
 
 	if (!spec)
 		return -EINVAL;
@@ -539,19 +534,10 @@ int shmkit_chan_probe(const char *spec)
 		return r;
 	mem = seg->addr;
 	len = seg->size;
-	fd = shmkit_fd(seg);
-	if (fd >= 0) {
-		/* Through the descriptor, not the mapping: a file cut short
-		 * since attach is then a short read, not a SIGBUS. */
-		do {
-			n = pread(fd, &hdr, sizeof(hdr), 0);
-		} while (n < 0 && errno == EINTR);
+	/* Through the descriptor, not the mapping, where there is one: a
+	 * file cut short since attach is then a short read, not a SIGBUS. */
+	if (shmkit__chan_os_read_hdr(seg, &hdr, sizeof(hdr), &len) == 0)
 		mem = &hdr;
-		len = n == (ssize_t)sizeof(hdr) && fstat(fd, &st) == 0 &&
-			      st.st_size > 0
-			      ? (size_t)st.st_size
-			      : 0;
-	}
 	/* The checked read open makes, without its wait for a creator. */
 	r = len >= sizeof(hdr) && shmkit__chan_validate(mem, len, &L) == 0;
 	(void)shmkit_detach(seg);
@@ -592,11 +578,11 @@ static int chan_free(shmkit_chan *ch, int destroy)
 	if (!ch)
 		return 0;
 	/* An inherited copy in a forked child must not deregister the parent. */
-	if (ch->me && ch->pid == getpid()) {
+	if (ch->me && ch->pid == shmkit__chan_os_pid()) {
 		shmkit__chan_drop_pending(ch);
 		shmkit__chan_deregister(ch);
 	}
-	shmkit__chan_fds_close(ch);
+	shmkit__chan_os_close(ch);
 	shmkit__chan_peers_close(ch);
 	if (ch->own_seg)
 		r = destroy ? shmkit_destroy(ch->seg) : shmkit_detach(ch->seg);
@@ -621,7 +607,7 @@ int shmkit_chan_shutdown(shmkit_chan *ch)
 
 	if (!ch)
 		return -EINVAL;
-	if (ch->role != SHMKIT_CHAN_WRITER || !ch->me || ch->pid != getpid())
+	if (ch->role != SHMKIT_CHAN_WRITER || !ch->me || ch->pid != shmkit__chan_os_pid())
 		return -EBADF;
 	if (ch->pend != PEND_NONE)
 		return -EBUSY;

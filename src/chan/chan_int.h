@@ -28,6 +28,7 @@
 #define SHMKIT_CHAN_INT_H
 
 #include "../internal.h"
+#include "chan_os.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -50,7 +51,8 @@
 #define CHAN_EP_DEFAULT 64u
 #define CHAN_RING_BYTES_MAX (UINT64_C(1) << 40)
 #define CHAN_WRITERS_MAX (UINT32_C(1) << 24)
-/* pidfds a handle keeps open for its peers (see live.c). */
+/* pidfds (process handles on Windows) a handle keeps for its peers
+ * (see live.c). */
 #define CHAN_PIDFDS 32u
 
 /* ------------------------------------------------------------------------ */
@@ -77,7 +79,12 @@ struct chan_meta {
 	uint32_t creator_pid;
 	uint32_t checksum;      /* FNV-1a of every byte but magic and this */
 	uint32_t writers;       /* expected writers per stream (0: any) */
-	uint8_t reserved[28];
+	uint32_t reserved0;
+	/* Names the channel's wake objects where waking goes through named
+	 * objects (Windows: "Local\\shmkit.c<16 hex>.r" and ".w"); 0 on Linux,
+	 * whose futex words need no name. */
+	uint64_t wake_id;
+	uint8_t reserved[16];
 };
 
 struct chan_hdr {
@@ -310,9 +317,12 @@ typedef struct shmkit__chan_layout {
 /* What a handle knows about another endpoint entry (liveness cache). */
 struct chan_peer {
 	uint64_t owner;  /* the owner word this cache is about */
-	int pidfd;       /* -1 if none */
+	shmkit__chan_pin pin; /* pidfd or process handle; CHAN_PIN_NONE */
 	int8_t state;    /* EP_ALIVE, EP_DEAD, EP_UNKNOWN; 0 not checked */
-	uint8_t in_epoll;
+	uint8_t in_epoll; /* its death signals our notifier */
+#ifdef CHAN_OS_PEER_WATCH
+	void *watch;     /* Windows: RegisterWaitForSingleObject's handle */
+#endif
 };
 
 enum { EP_FREE = 0, EP_ALIVE = 1, EP_DEAD = 2, EP_UNKNOWN = 3, EP_BUSY = 4 };
@@ -372,16 +382,13 @@ struct shmkit_chan {
 	int64_t lag_until;       /* when the current wait for a laggard ends */
 	uint32_t backoff;        /* pauses before the first poll of a wait */
 	uint32_t cpu;            /* 1 + the CPU we last waited on */
-	uint32_t npidfds;        /* pidfds held in peers[] (at most CHAN_PIDFDS) */
+	uint32_t npidfds;        /* pins held in peers[] (at most CHAN_PIDFDS) */
 	uint32_t uncovered;      /* live peers the last pass found without one */
 	int end;                 /* reader: the last pass's end of stream, or 0 */
 	uint8_t share_cpu;       /* a peer waits on our CPU: yield, not pause */
 	int64_t share_checked;   /* when share_cpu was last worked out */
 	uint64_t msgs_at_wait;   /* msgs when the last wait began */
-	int sock;                /* our wake socket, -1 */
-	int epfd;                /* the descriptor handed out, -1 */
-	int tx;                  /* socket to wake others with, -1 */
-	int timer;               /* timerfd in epfd for uncovered peers, -1 */
+	struct shmkit__chan_os os; /* the system's objects (chan_os.h) */
 	/* Identity. */
 	pid_t pid;
 	uint64_t owner;          /* our owner word */
@@ -643,7 +650,6 @@ SHMKIT__HIDDEN void shmkit__chan_peers_close(shmkit_chan *ch);
 
 /* wait.c */
 typedef int (*shmkit__chan_try_fn)(shmkit_chan *ch, void *arg);
-SHMKIT__HIDDEN int64_t shmkit__chan_now(void);
 SHMKIT__HIDDEN void shmkit__chan_membarrier_init(shmkit_chan *ch);
 /* For tests: handles opened from now on act as if membarrier were missing. */
 SHMKIT__HIDDEN void shmkit__chan_force_fences(int on);
@@ -661,9 +667,9 @@ SHMKIT__HIDDEN void shmkit__chan_wake_all(shmkit_chan *ch);
 SHMKIT__HIDDEN void shmkit__chan_signal_armed(shmkit_chan *ch, int side);
 SHMKIT__HIDDEN void shmkit__chan_unwait(shmkit_chan *ch, struct chan_ep *ep,
 					uint32_t role, uint32_t flags);
-SHMKIT__HIDDEN void shmkit__chan_fds_close(shmkit_chan *ch);
-SHMKIT__HIDDEN void shmkit__chan_epoll_peer(shmkit_chan *ch, uint32_t idx,
-					    int add);
+/* Make the handle's notifier (the descriptor of shmkit_chan_fd, the event
+ * of shmkit_chan_win_event) if it has none: 0 or -errno. */
+SHMKIT__HIDDEN int shmkit__chan_notifier(shmkit_chan *ch);
 
 /* io.c: readiness without side effects, for arm. */
 SHMKIT__HIDDEN int shmkit__chan_ready(shmkit_chan *ch);

@@ -4,7 +4,8 @@
  *
  * Identity that survives pid reuse: an entry's owner word packs the pid
  * with the low 32 bits of the process start time (/proc/PID/stat field 22,
- * clock ticks after boot) and a hash of the pid namespace; a process with
+ * clock ticks after boot; on Windows the creation time, and pidfds below
+ * are process handles there) and a hash of the pid namespace; a process with
  * the same pid but another start time is a different process. Checking is
  * cheap after the first look: a handle opens a pidfd for each peer it
  * checks (pidfd_open, then the start time is verified once, since the pid
@@ -53,67 +54,14 @@
  */
 #include "chan_int.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-
-/* Process state and start time from /proc/PID/stat. */
-static int proc_stat(pid_t pid, uint64_t *start, char *state)
-{
-	char path[64], buf[1024];
-	const char *p;
-	ssize_t n;
-	int fd, field, err;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = read(fd, buf, sizeof(buf) - 1);
-	} while (n < 0 && errno == EINTR);
-	err = n < 0 ? -errno : -EIO;
-	shmkit__close(fd);
-	if (n <= 0)
-		return err;
-	buf[n] = '\0';
-	/* The command name may hold spaces and ')': skip to the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || !p[2])
-		return -EIO;
-	p += 2;
-	*state = *p;
-	for (field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -EIO;
-		p++;
-	}
-	*start = strtoull(p, NULL, 10);
-	return 0;
-}
-
-/* Is pid the process that started at (low bits) start_lo? */
+/*
+ * The system's part (reading the start time, pidfds; process handles and
+ * creation times on Windows) is in src/unix/chan_os.c and src/win/chan_os.c;
+ * the packing of the owner word and everything done with it is here.
+ */
 static int proc_alive(pid_t pid, uint32_t start_lo)
 {
-	uint64_t start;
-	char state;
-
-	if (pid <= 0)
-		return 0;
-	if (proc_stat(pid, &start, &state) == 0)
-		return state != 'Z' && state != 'X' && (uint32_t)start == start_lo;
-	/* /proc hidden from us (hidepid): if the pid exists, assume it is. */
-	return kill(pid, 0) == 0 || errno == EPERM;
+	return shmkit__chan_os_alive(pid, start_lo);
 }
 
 static unsigned ns_hash(uint64_t ino)
@@ -133,10 +81,8 @@ static uint64_t self_owner, self_start, self_ns;
 int shmkit__chan_self(pid_t *pid, uint64_t *owner, uint64_t *start,
 		      uint64_t *pidns)
 {
-	pid_t me = getpid();
+	pid_t me = shmkit__chan_os_pid();
 	uint64_t o = LD_ACQ(&self_owner), st, ns = 0;
-	struct stat sb;
-	char state;
 	int r;
 
 	if (o && EP_PID(o) == me) {
@@ -146,11 +92,9 @@ int shmkit__chan_self(pid_t *pid, uint64_t *owner, uint64_t *start,
 		*pidns = LD_RLX(&self_ns);
 		return 0;
 	}
-	r = proc_stat(me, &st, &state);
+	r = shmkit__chan_os_self(&me, &st, &ns);
 	if (r < 0)
 		return r;
-	if (stat("/proc/self/ns/pid", &sb) == 0)
-		ns = (uint64_t)sb.st_ino;
 	o = ((uint64_t)me << 40) | ((uint64_t)ns_hash(ns) << 32) |
 	    (uint32_t)st;
 	ST_RLX(&self_start, st);
@@ -167,11 +111,11 @@ static void peer_reset(shmkit_chan *ch, uint32_t idx, uint64_t owner)
 {
 	struct chan_peer *c = &ch->peers[idx];
 
-	if (c->pidfd >= 0) {
-		shmkit__close(c->pidfd); /* also leaves our epoll set */
+	if (c->pin != CHAN_PIN_NONE) {
+		shmkit__chan_os_unpin(ch, idx); /* also leaves our watch */
 		ch->npidfds--;
 	}
-	c->pidfd = -1;
+	c->pin = CHAN_PIN_NONE;
 	c->in_epoll = 0;
 	c->state = 0;
 	c->owner = owner;
@@ -190,22 +134,17 @@ static int peer_role_of(const shmkit_chan *ch)
 static int peer_first(shmkit_chan *ch, struct chan_peer *c, pid_t pid,
 		      uint32_t start_lo, int want_fd)
 {
-	int fd;
+	shmkit__chan_pin pin;
+	int st;
 
 	if (!want_fd || ch->npidfds >= CHAN_PIDFDS)
 		return proc_alive(pid, start_lo) ? EP_ALIVE : EP_DEAD;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0) {
-		if (errno == ESRCH)
-			return EP_DEAD;
-		/* No pidfds here (old kernel, seccomp): /proc each time. */
+	st = shmkit__chan_os_pin(pid, start_lo, &pin);
+	if (st == EP_UNKNOWN) /* no pins here (old kernel, seccomp) */
 		return proc_alive(pid, start_lo) ? EP_ALIVE : EP_DEAD;
-	}
-	if (!proc_alive(pid, start_lo)) {
-		shmkit__close(fd);
+	if (st != EP_ALIVE)
 		return EP_DEAD;
-	}
-	c->pidfd = fd;
+	c->pin = pin;
 	ch->npidfds++;
 	return EP_ALIVE;
 }
@@ -245,18 +184,16 @@ int shmkit__chan_ep_state(shmkit_chan *ch, uint32_t idx)
 	if (c->state == 0) {
 		st = peer_first(ch, c, pid, EP_START(owner),
 				LD_ACQ(&ep->role) == (uint32_t)peer_role_of(ch));
-	} else if (c->pidfd >= 0) {
-		struct pollfd pfd = {.fd = c->pidfd, .events = POLLIN};
-		int n = poll(&pfd, 1, 0);
-		st = n > 0 ? EP_DEAD : EP_ALIVE;
+	} else if (c->pin != CHAN_PIN_NONE) {
+		st = shmkit__chan_os_pin_dead(c->pin) ? EP_DEAD : EP_ALIVE;
 	} else {
 		st = proc_alive(pid, EP_START(owner)) ? EP_ALIVE : EP_DEAD;
 	}
 	c->state = (int8_t)st;
 	if (st == EP_DEAD)
-		shmkit__chan_epoll_peer(ch, idx, 0);
+		shmkit__chan_os_watch(ch, idx, 0);
 	else if (ch->me && LD_ACQ(&ep->role) == (uint32_t)peer_role_of(ch))
-		shmkit__chan_epoll_peer(ch, idx, 1);
+		shmkit__chan_os_watch(ch, idx, 1);
 	return st;
 }
 
@@ -567,7 +504,7 @@ int shmkit__chan_live_pass(shmkit_chan *ch)
 		if (ch->role == SHMKIT_CHAN_READER && LD_ACQ(&ep->gen) != gen)
 			continue;
 		alive++;
-		uncovered += ch->peers[i].pidfd < 0;
+		uncovered += ch->peers[i].pin == CHAN_PIN_NONE;
 	}
 	ch->uncovered = uncovered;
 	if (ch->role == SHMKIT_CHAN_READER) {

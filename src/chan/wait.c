@@ -67,72 +67,33 @@
  * socket, never to an abstract socket of some other program's choosing.
  * The 32 random bits keep a squatter who binds names in advance from
  * guessing ours; a name already taken is simply drawn again.
+ *
+ * This file is the protocol, for every platform; the system calls under it
+ * (futex, membarrier, the epoll set) are in src/unix/chan_os.c, and
+ * src/win/chan_os.c gives Windows the same contract with other means: no
+ * membarrier (every process there publishes with a fence, the mode above
+ * for processes membarrier cannot reach), named semaphores for the futex
+ * words, process handles for pidfds, an event for the descriptor (see
+ * that file and docs/channels.md, "Windows").
  */
 #include "chan_int.h"
 
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
-#include <linux/futex.h>
-#include <linux/membarrier.h>
-#include <stddef.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/random.h>
-#include <sys/syscall.h>
-#include <sys/timerfd.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
 #define SLICE_NS (25 * INT64_C(1000000))
 #define LIVE_NS (25 * INT64_C(1000000))
 #define FRESH_NS INT64_C(1000000)
 #define BACKOFF_MAX 256u
 #define SHARE_NS (1000 * INT64_C(1000))
-#define TIMER_NS (100 * INT64_C(1000000))
 #define SPIN_MORE_MAX 8                 /* learned spin: at most 8 x spin_ns */
 #define IDLE_NS (1000 * INT64_C(1000)) /* a wait this long: a quiet channel */
 #define LEARN_NS (100 * INT64_C(1000000)) /* the extra spin's half-life */
 #define BLOCK_LOOKS 64 /* polls a blocking waiter makes before it sleeps */
 #define WAKE_PREFIX "shmkit."
-#define EV_SOCK UINT32_MAX
-#define EV_TIMER (UINT32_MAX - 1)
-
-int64_t shmkit__chan_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static int64_t coarse_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static void futex_wait(uint32_t *addr, uint32_t val, int64_t ns)
-{
-	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
-			      .tv_nsec = (long)(ns % 1000000000)};
-
-	(void)syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-static void futex_wake(uint32_t *addr, int n)
-{
-	(void)syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
-}
 
 /* -- membarrier ----------------------------------------------------------- */
 
-/* Per process: registered for GLOBAL_EXPEDITED (1) or not (-1), for mb_pid. */
-static int mb_state;
-static pid_t mb_pid;
 static int mb_forced_off;
 
 void shmkit__chan_force_fences(int on)
@@ -140,30 +101,9 @@ void shmkit__chan_force_fences(int on)
 	ST_REL(&mb_forced_off, on);
 }
 
-static int membarrier_ready(void)
-{
-	pid_t pid = getpid();
-	long q;
-	int ok;
-
-	if (LD_ACQ(&mb_forced_off))
-		return 0;
-	if (LD_ACQ(&mb_pid) == pid)
-		return LD_RLX(&mb_state) > 0;
-	/* Registration is per process; a forked child registers again. */
-	q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-	ok = q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
-	     (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) &&
-	     syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
-		     0, 0) == 0;
-	ST_RLX(&mb_state, ok ? 1 : -1);
-	ST_REL(&mb_pid, pid);
-	return ok;
-}
-
 void shmkit__chan_membarrier_init(shmkit_chan *ch)
 {
-	ch->always_fence = !membarrier_ready();
+	ch->always_fence = LD_ACQ(&mb_forced_off) || !shmkit__chan_os_mb_ready();
 }
 
 static int side_of(const shmkit_chan *ch)
@@ -182,9 +122,7 @@ void shmkit__chan_set_fencer(shmkit_chan *ch, int on)
 		FADD(word, W_FENCE_ONE);
 		__atomic_fetch_or(&ch->me->wflags, EPW_FENCE, __ATOMIC_SEQ_CST);
 		ch->fencer = 1;
-		if (ch->always_fence ||
-		    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0,
-			    0) != 0)
+		if (ch->always_fence || shmkit__chan_os_mb() != 0)
 			ch->fence_fresh = 1;
 	} else {
 		old = __atomic_fetch_and(&ch->me->wflags, ~EPW_FENCE,
@@ -202,8 +140,7 @@ static void sleep_barrier(shmkit_chan *ch)
 		chan_full_fence();
 		return;
 	}
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) ==
-	    0)
+	if (shmkit__chan_os_mb() == 0)
 		return;
 	/* Refused at run time: fall back for good. */
 	ch->always_fence = 1;
@@ -278,10 +215,8 @@ static int wake_name_ok(const char *a, uint32_t alen, pid_t pid)
 /* Our own name: the form above, with fresh random bits. */
 static uint32_t wake_name(char *buf, size_t len, pid_t pid)
 {
-	uint32_t rnd;
+	uint32_t rnd = shmkit__chan_os_random32();
 
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
-		rnd = (uint32_t)shmkit__chan_now() * 2654435761u ^ (uint32_t)pid;
 	buf[0] = '\0';
 	return (uint32_t)(1 + snprintf(buf + 1, len - 1, WAKE_PREFIX "%d.%08x",
 				       (int)pid, rnd));
@@ -289,27 +224,16 @@ static uint32_t wake_name(char *buf, size_t len, pid_t pid)
 
 static void send_wake(shmkit_chan *ch, struct chan_ep *ep)
 {
-	struct sockaddr_un sa;
+	char name[sizeof(ep->addr)];
 	uint32_t alen = LD_ACQ(&ep->addr_len), i;
 
 	if (alen < 2 || alen > sizeof(ep->addr))
 		return;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
 	for (i = 0; i < alen; i++)
-		sa.sun_path[i] = (char)LD_RLX(&ep->addr[i]);
-	if (!wake_name_ok(sa.sun_path, alen, EP_PID(LD_ACQ(&ep->owner))))
+		name[i] = (char)LD_RLX(&ep->addr[i]);
+	if (!wake_name_ok(name, alen, EP_PID(LD_ACQ(&ep->owner))))
 		return;
-	if (ch->tx < 0) {
-		ch->tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
-						 SOCK_NONBLOCK,
-				0);
-		if (ch->tx < 0)
-			return;
-	}
-	(void)sendto(ch->tx, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-		     (struct sockaddr *)&sa,
-		     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen));
+	shmkit__chan_os_send_wake(ch, name, alen);
 }
 
 void shmkit__chan_signal_armed(shmkit_chan *ch, int side)
@@ -337,13 +261,15 @@ void shmkit__chan_signal_armed(shmkit_chan *ch, int side)
 	}
 }
 
-/* Every sleeper of a side: bump the word they read, then wake them all. */
-static void wake_sleepers(shmkit_chan *ch, int side)
+/* Every sleeper of a side: bump the word they read, then wake them all
+ * (w: the wait word as the waker last saw it, to say how many). */
+static void wake_sleepers(shmkit_chan *ch, int side, uint64_t w)
 {
 	uint32_t *f = chan_futex_word(ch, side);
+	uint32_t n = (uint32_t)(w & W_SLEEP_MASK);
 
 	__atomic_fetch_add(f, 1, __ATOMIC_SEQ_CST);
-	futex_wake(f, INT_MAX);
+	shmkit__chan_os_wake(ch, side, n ? n : 1);
 }
 
 /*
@@ -358,15 +284,16 @@ static void wake_sleepers(shmkit_chan *ch, int side)
  */
 void shmkit__chan_wake(shmkit_chan *ch, int side, uint64_t w)
 {
-	uint64_t *word = chan_wait_word(ch, side);
+	uint64_t *word = chan_wait_word(ch, side), was;
 
 	if (!ch->always_fence && (w & W_FENCE_MASK)) {
 		chan_full_fence();
 		w = LD_RLX(word);
 	}
 	if ((w & W_UNWOKEN) &&
-	    (__atomic_fetch_and(word, ~W_UNWOKEN, __ATOMIC_SEQ_CST) & W_UNWOKEN))
-		wake_sleepers(ch, side);
+	    ((was = __atomic_fetch_and(word, ~W_UNWOKEN, __ATOMIC_SEQ_CST)) &
+	     W_UNWOKEN))
+		wake_sleepers(ch, side, was);
 	if (w & W_ARM_MASK)
 		shmkit__chan_signal_armed(ch, side);
 }
@@ -385,7 +312,7 @@ void shmkit__chan_wake_all(shmkit_chan *ch)
 		if (w & (W_SLEEP_MASK | W_UNWOKEN)) {
 			(void)__atomic_fetch_and(word, ~W_UNWOKEN,
 						 __ATOMIC_SEQ_CST);
-			wake_sleepers(ch, side);
+			wake_sleepers(ch, side, w);
 		}
 		if (w & W_ARM_MASK)
 			shmkit__chan_signal_armed(ch, side);
@@ -437,7 +364,7 @@ static int live_due(const shmkit_chan *ch, int64_t now)
  */
 static void note_cpu(shmkit_chan *ch, int64_t now)
 {
-	int c = sched_getcpu();
+	int c = shmkit__chan_os_cpu();
 	uint32_t mine = c >= 0 ? (uint32_t)c + 1 : 0, i;
 	uint32_t prole = ch->role == SHMKIT_CHAN_WRITER ? SHMKIT_CHAN_READER
 							: SHMKIT_CHAN_WRITER;
@@ -495,7 +422,7 @@ static int expire(shmkit_chan *ch, int64_t now, shmkit__chan_try_fn try_fn,
 int shmkit__chan_nowait(shmkit_chan *ch, shmkit__chan_try_fn try_fn,
 			void *arg)
 {
-	if (!live_due(ch, coarse_now()))
+	if (!live_due(ch, shmkit__chan_coarse_now()))
 		return -EAGAIN;
 	return check(ch, try_fn, arg);
 }
@@ -585,7 +512,7 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 		while (now < spin_end) {
 			for (i = 0; i < 16; i++) {
 				if (CHAN_UNLIKELY(ch->share_cpu))
-					sched_yield();
+					shmkit__chan_os_yield();
 				else
 					chan_cpu_relax();
 				r = try_fn(ch, arg);
@@ -642,7 +569,7 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 			if (slice > FRESH_NS)
 				slice = FRESH_NS;
 		}
-		futex_wait(chan_futex_word(ch, side), v, slice);
+		shmkit__chan_os_sleep(ch, side, v, slice);
 		sleep_end(ch, side);
 		r = try_fn(ch, arg);
 		if (r != -EAGAIN) {
@@ -661,39 +588,13 @@ int shmkit__chan_wait(shmkit_chan *ch, int side, shmkit__chan_try_fn try_fn,
 	}
 }
 
-/* -- the descriptor ------------------------------------------------------- */
+/* -- the notifier (descriptor or event) ----------------------------------- */
 
-void shmkit__chan_epoll_peer(shmkit_chan *ch, uint32_t idx, int add)
+int shmkit__chan_notifier(shmkit_chan *ch)
 {
-	struct chan_peer *c = &ch->peers[idx];
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = idx};
-
-	if (ch->epfd < 0 || c->pidfd < 0 || !add == !c->in_epoll)
-		return;
-	if (add) {
-		if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, c->pidfd, &ev) == 0)
-			c->in_epoll = 1;
-	} else {
-		(void)epoll_ctl(ch->epfd, EPOLL_CTL_DEL, c->pidfd, &ev);
-		c->in_epoll = 0;
-	}
-}
-
-void shmkit__chan_fds_close(shmkit_chan *ch)
-{
-	shmkit__close(ch->epfd);
-	shmkit__close(ch->sock);
-	shmkit__close(ch->tx);
-	shmkit__close(ch->timer);
-	ch->epfd = ch->sock = ch->tx = ch->timer = -1;
-}
-
-int shmkit_chan_fd(shmkit_chan *ch)
-{
-	struct sockaddr_un sa;
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_SOCK};
+	char name[sizeof(((struct chan_ep *)0)->addr)];
 	uint32_t alen = 0, i;
-	int sock, ep, r, tries;
+	int r, tries;
 
 	if (!ch)
 		return -EINVAL;
@@ -701,85 +602,26 @@ int shmkit_chan_fd(shmkit_chan *ch)
 		return -EBADF;
 	if (!chan_may_wait(ch))
 		return -ENOTSUP; /* a broadcast writer that never waits */
-	if (ch->epfd >= 0)
-		return ch->epfd;
-
-	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return -errno;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
+	if (shmkit__chan_os_has_notifier(ch))
+		return 0;
 	_Static_assert(sizeof(((struct chan_ep *)0)->addr) >=
 			       1 + sizeof(WAKE_PREFIX) - 1 + 7 + 1 + 8,
 		       "a wake name fits an entry");
 	for (tries = 0;; tries++) {
-		alen = wake_name(sa.sun_path, sizeof(ch->me->addr), ch->pid);
-		if (bind(sock, (struct sockaddr *)&sa,
-			 (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-				     alen)) == 0)
+		alen = wake_name(name, sizeof(name), ch->pid);
+		r = shmkit__chan_os_notifier(ch, name, alen);
+		if (r == 0)
 			break;
-		if (errno != EADDRINUSE || tries == 16) {
-			r = -errno;
-			goto fail_sock;
-		}
-	}
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0) {
-		r = -errno;
-		goto fail_sock;
-	}
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) < 0) {
-		r = -errno;
-		shmkit__close(ep);
-		goto fail_sock;
+		if (r != -EADDRINUSE || tries == 16)
+			return r;
 	}
 	for (i = 0; i < alen; i++)
-		ST_RLX(&ch->me->addr[i], (uint8_t)sa.sun_path[i]);
+		ST_RLX(&ch->me->addr[i], (uint8_t)name[i]);
 	ST_REL(&ch->me->addr_len, alen);
-	ch->sock = sock;
-	ch->epfd = ep;
 	for (i = 0; i < ch->nep; i++)
 		if (ch->peers[i].state == EP_ALIVE)
-			shmkit__chan_epoll_peer(ch, i, 1);
-	return ep;
-
-fail_sock:
-	shmkit__close(sock);
-	return r;
-}
-
-/*
- * Peers without a pidfd in the set (beyond the budget, or no pidfds here)
- * cannot wake the descriptor when they die: while there are any, a timer
- * in the set makes it readable after TIMER_NS, and the loop's next arm()
- * runs the liveness pass that notices. Made the first time it is needed.
- */
-static int arm_timer(shmkit_chan *ch)
-{
-	struct itimerspec its;
-	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_TIMER};
-	uint64_t n;
-
-	if (ch->timer < 0) {
-		if (!ch->uncovered)
-			return 0;
-		ch->timer = timerfd_create(CLOCK_MONOTONIC,
-					   TFD_CLOEXEC | TFD_NONBLOCK);
-		if (ch->timer < 0)
-			return -errno;
-		if (epoll_ctl(ch->epfd, EPOLL_CTL_ADD, ch->timer, &ev) < 0) {
-			int r = -errno;
-			shmkit__close(ch->timer);
-			ch->timer = -1;
-			return r;
-		}
-	}
-	while (read(ch->timer, &n, sizeof(n)) > 0)
-		;
-	memset(&its, 0, sizeof(its));
-	if (ch->uncovered)
-		its.it_value.tv_nsec = (long)TIMER_NS;
-	return timerfd_settime(ch->timer, 0, &its, NULL) < 0 ? -errno : 0;
+			shmkit__chan_os_watch(ch, i, 1);
+	return 0;
 }
 
 static void disarm(shmkit_chan *ch)
@@ -793,25 +635,22 @@ static void disarm(shmkit_chan *ch)
 
 int shmkit_chan_arm(shmkit_chan *ch)
 {
-	char buf[16];
 	uint64_t *word;
 	uint32_t old;
-	int r, i;
+	int r;
 
 	if (!ch)
 		return -EINVAL;
-	if (ch->epfd < 0) {
-		r = shmkit_chan_fd(ch);
+	if (!shmkit__chan_os_has_notifier(ch)) {
+		r = shmkit__chan_notifier(ch);
 		if (r < 0)
 			return r;
 	}
-	for (i = 0; i < 256; i++)
-		if (recv(ch->sock, buf, sizeof(buf), MSG_DONTWAIT) < 0)
-			break;
+	shmkit__chan_os_drain(ch);
 	/* Reaps the dead, and puts the living peers' pidfds in the set. */
 	if (shmkit__chan_live_pass(ch) != 0 || shmkit__chan_ready(ch))
 		return 1;
-	r = arm_timer(ch);
+	r = shmkit__chan_os_timer(ch);
 	if (r < 0)
 		return r;
 	/*
