@@ -49,6 +49,11 @@ void cli__why_dir_of(const char *path, char *buf, size_t len)
 	const char *slash = strrchr(path, '/');
 	size_t n;
 
+#ifdef _WIN32
+	if (strrchr(path, '\\') > slash)
+		slash = strrchr(path, '\\');
+#endif
+
 	if (!slash) {
 		snprintf(buf, len, ".");
 		return;
