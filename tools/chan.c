@@ -16,32 +16,18 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Each wait is cut into slices this long so a signal is noticed. */
 #define SLICE_MS 100
 
-static volatile sig_atomic_t stop_sig;
-
-static void on_stop(int sig)
-{
-	stop_sig = sig;
-}
+/* The signal that asked us to stop, or 0 (cli_catch_stops()). */
+static volatile int stop_sig;
 
 static void catch_stops(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	cli_catch_stops(&stop_sig);
 }
 
 static int chan_err(const char *sub, const char *spec, int err,
@@ -461,11 +447,10 @@ static const char send_usage[] =
 /* Lines left on stdin, when it is a regular file (so counting ends). */
 static bool lines_left(uint64_t *ret)
 {
-	struct stat st;
-	uint64_t n = 0;
+	uint64_t n = 0, bytes;
 	int c, last = '\n';
 
-	if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!cli_stdin_file_left(&bytes))
 		return false;
 	while ((c = getchar()) != EOF) {
 		n += c == '\n';
@@ -537,7 +522,7 @@ static int chan_send(int argc, char **argv)
 	shmkit_chan *ch;
 	char *line = NULL, why[160];
 	size_t cap = 0;
-	ssize_t len;
+	long len;
 	uint64_t v = 0, sent = 0;
 	bool told = false;
 	cli_args a;
@@ -578,14 +563,14 @@ static int chan_send(int argc, char **argv)
 		return chan_err("send", spec, r, NULL);
 	shmkit_chan_set_wait(ch, mode, 0);
 	catch_stops();
-	while (!stop_sig && (len = getline(&line, &cap, stdin)) >= 0) {
+	while (!stop_sig && (len = cli_getline(&line, &cap, stdin)) >= 0) {
 		int64_t waited = 0;
 
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
 		if ((size_t)len > shmkit_chan_max_msg(ch)) {
 			snprintf(why, sizeof(why),
-				 "line %llu is %zd bytes, over the channel's "
+				 "line %llu is %ld bytes, over the channel's "
 				 "maximum of %zu",
 				 (unsigned long long)(sent + 1), len,
 				 shmkit_chan_max_msg(ch));
@@ -754,7 +739,7 @@ static int chan_recv(int argc, char **argv)
 		return cli_err("chan recv", -ENOMEM);
 	}
 	shmkit_chan_set_wait(ch, mode, 0);
-	signal(SIGPIPE, SIG_IGN);
+	cli_ignore_sigpipe();
 	catch_stops();
 	while (!stop_sig && (!have_count || got < count)) {
 		int64_t waited = 0;

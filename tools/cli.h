@@ -21,6 +21,7 @@
 
 #include "shmkit.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,7 +31,11 @@
 #define CLI_FAIL 1
 #define CLI_USAGE 2
 
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(_WIN32)
+/* mingw's printf is the C99 one (__USE_MINGW_ANSI_STDIO): %zu, %lld. */
+#define CLI_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#define CLI_NORETURN __attribute__((noreturn))
+#elif defined(__GNUC__)
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define CLI_NORETURN __attribute__((noreturn))
 #else
@@ -162,8 +167,8 @@ const char *cli_format_time(int64_t t, char buf[CLI_TIME_BUF]);
 
 /* A user name, or the number when there is none. */
 #define CLI_NAME_BUF 64
-const char *cli_user_name(uid_t uid, char buf[CLI_NAME_BUF]);
-const char *cli_group_name(gid_t gid, char buf[CLI_NAME_BUF]);
+const char *cli_user_name(shmkit_uid_t uid, char buf[CLI_NAME_BUF]);
+const char *cli_group_name(shmkit_gid_t gid, char buf[CLI_NAME_BUF]);
 
 /* Copy s for a terminal: control characters become '?'. */
 void cli_printable(const char *s, char *buf, size_t len);
@@ -201,8 +206,97 @@ void cli_table_add(cli_table *t, const char *const *cells);
 int cli_table_print(const cli_table *t, FILE *f, int indent);
 void cli_table_free(cli_table *t);
 
+/* -- What differs by platform (tools/unix/os.c, tools/win/os.c) ---------- */
+
+/*
+ * The build picks one of tools/unix/ and tools/win/ (as src/ does); the
+ * commands call these and stay one source. On Windows there are no uids
+ * (the effective user is 0, as shmkit_stat() reports every owner), no
+ * signals but the console's Ctrl-C, and stdin and stdout start in text
+ * mode, which cli_os_init() turns off so that cat and write copy bytes.
+ */
+
+/* Called by main() before anything else. */
+void cli_os_init(void);
+
+/* The effective user id; 0 on Windows. */
+shmkit_uid_t cli_euid(void);
+
 /* Monotonic time in nanoseconds. */
 int64_t cli_now_ns(void);
+
+/* Sleep for ns nanoseconds (less if a stop comes, see cli_catch_stops). */
+void cli_sleep_ns(int64_t ns);
+
+/*
+ * From now on a request to stop (SIGINT, SIGTERM, SIGHUP) sets *flag to
+ * the signal's number instead of killing this process, so that it can
+ * close what it holds. On Windows the console's Ctrl-C and Ctrl-Break
+ * count as SIGINT and its closing as SIGTERM, and the flag is set from
+ * another thread: poll it (cli_sleep_ns() slices), never wait on it alone.
+ */
+void cli_catch_stops(volatile int *flag);
+
+/* A write to a pipe nobody reads fails with EPIPE instead of killing
+ * this process (SIGPIPE ignored); nothing to do on Windows. */
+void cli_ignore_sigpipe(void);
+
+/* getline(3): a line with its newline into *line (malloc'd, grown);
+ * its length, or -1 at the end of input or on error (errno). */
+long cli_getline(char **line, size_t *cap, FILE *f);
+
+/* fnmatch(3) of a shell pattern without flags: 0 on a match. Windows:
+ * '*', '?' and '[...]' ('!' or '^' negates). */
+int cli_fnmatch(const char *pat, const char *s);
+
+/* localtime_r(3): false if t cannot be shown. */
+struct tm;
+bool cli_localtime(int64_t t, struct tm *out);
+
+/* Whether stdout is a terminal. */
+bool cli_stdout_is_tty(void);
+
+/* When stdin is a regular file: true, and *left the bytes from its
+ * position to its end. False for a pipe, a terminal, nothing. */
+bool cli_stdin_file_left(uint64_t *left);
+
+/*
+ * `create --hold`: keep seg attached while cmd (argv, NULL-terminated)
+ * runs with SHMKIT_SPEC in its environment, and return its exit status as
+ * a shell gives it (126 or 127 if it could not be run). cmd NULL (Windows
+ * only): hold until a stop (Ctrl-C) or the end of stdin, then CLI_OK.
+ */
+int cli_hold(shmkit_seg *seg, char **cmd);
+
+/* -- What this build's library has ---------------------------------------- */
+
+/*
+ * While shmkit is being ported to Windows (issue 10), its library there
+ * may lack channels, heaps or the listing; CMake then sets SHMKIT_CLI_NO_*
+ * (one place: "What the CLI leaves out" in CMakeLists.txt). The commands
+ * built on what is missing are left out of shmkit.exe and say so; what
+ * only looks (ls's kind column, resize's refusal of a channel) sees
+ * nothing there.
+ */
+#ifdef SHMKIT_CLI_NO_LIST
+#define shmkit_stat(spec, info) ((void)(spec), (void)(info), -ENOSYS)
+#define shmkit_list(flags, cb, arg) ((void)(cb), (void)(arg), -ENOSYS)
+#define shmkit_list_dir(dir, flags, cb, arg)                                  \
+	((void)(dir), (void)(cb), (void)(arg), -ENOSYS)
+#define shmkit_who(spec, pids, max) ((void)(spec), (void)(pids), -ENOSYS)
+#define shmkit_gc(dir, flags, cb, arg)                                        \
+	((void)(dir), (void)(cb), (void)(arg), -ENOSYS)
+#endif
+#ifdef SHMKIT_CLI_NO_CHAN
+#define shmkit_chan_probe(spec) ((void)(spec), 0)
+#endif
+#ifdef SHMKIT_CLI_NO_HEAP
+#define shmkit_heap_probe(spec) ((void)(spec), 0)
+#endif
+
+/* "not available on Windows: <why>" for a command that cannot work there;
+ * returns CLI_FAIL. */
+int cli_not_here(const char *cmd, const char *why);
 
 /* -- The listing of ls and top (tools/cmd_ls.c) --------------------------- */
 

@@ -12,14 +12,10 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /* -- Messages ------------------------------------------------------------ */
 
@@ -52,6 +48,11 @@ void cli_die(int status, const char *fmt, ...)
 	vmsg(fmt, ap);
 	va_end(ap);
 	exit(status);
+}
+
+int cli_not_here(const char *cmd, const char *why)
+{
+	return cli_errf("%s: not available on Windows: %s", cmd, why);
 }
 
 int cli_usage_err(const char *cmd, const char *fmt, ...)
@@ -359,34 +360,11 @@ void cli_json_string(FILE *f, const char *str)
 
 const char *cli_format_time(int64_t t, char buf[CLI_TIME_BUF])
 {
-	time_t tt = (time_t)t;
 	struct tm tm;
 
-	if (t == 0 || !localtime_r(&tt, &tm) ||
+	if (t == 0 || !cli_localtime(t, &tm) ||
 	    !strftime(buf, CLI_TIME_BUF, "%Y-%m-%d %H:%M", &tm))
 		snprintf(buf, CLI_TIME_BUF, "-");
-	return buf;
-}
-
-const char *cli_user_name(uid_t uid, char buf[CLI_NAME_BUF])
-{
-	struct passwd *pw = getpwuid(uid);
-
-	if (pw && pw->pw_name && *pw->pw_name)
-		snprintf(buf, CLI_NAME_BUF, "%s", pw->pw_name);
-	else
-		snprintf(buf, CLI_NAME_BUF, "%u", (unsigned)uid);
-	return buf;
-}
-
-const char *cli_group_name(gid_t gid, char buf[CLI_NAME_BUF])
-{
-	struct group *gr = getgrgid(gid);
-
-	if (gr && gr->gr_name && *gr->gr_name)
-		snprintf(buf, CLI_NAME_BUF, "%s", gr->gr_name);
-	else
-		snprintf(buf, CLI_NAME_BUF, "%u", (unsigned)gid);
 	return buf;
 }
 
@@ -416,25 +394,6 @@ void cli_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 	if (n < 0)
 		return;
 	*pos = (size_t)n >= len - *pos ? len - 1 : *pos + (size_t)n;
-}
-
-const char *cli_proc_comm(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return "?";
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return "?";
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
 }
 
 int cli_who_all(const char *spec, pid_t **ret_pids)
@@ -559,13 +518,6 @@ void cli_table_free(cli_table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
-}
-
-int64_t cli_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int cli_dispatch(const char *group, const cli_sub *subs, size_t n,

@@ -23,7 +23,13 @@ static const char gc_usage[] =
 	"segments); each DIR is searched for file: segments.\n"
 	"\n"
 	"  -n, --dry-run   list what would be removed; remove nothing\n"
-	"  -h, --help      show this help\n";
+	"  -h, --help      show this help\n"
+#ifdef _WIN32
+	"\nNot available on Windows: there an ephemeral file: segment is "
+	"deleted when\nits last handle closes, and a win: one dies with its "
+	"last handle; nothing\nis ever left to collect.\n"
+#endif
+	;
 
 struct gc_out {
 	bool dry;
@@ -113,6 +119,12 @@ int cmd_gc(int argc, char **argv)
 			break;
 		}
 	}
+#ifdef _WIN32
+	return cli_not_here("gc", "Windows frees an ephemeral file: segment "
+				  "when its last handle closes, and a win: "
+				  "one with its last handle: nothing is left "
+				  "to collect");
+#endif
 	if (ndirs == 0)
 		status = gc_dir(NULL, &o, &total);
 	for (i = 0; i < ndirs; i++)

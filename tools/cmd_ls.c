@@ -17,7 +17,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,8 +158,8 @@ static bool matches(const cli_filter *f, const char *spec)
 	if (f->npats == 0)
 		return true;
 	for (i = 0; i < f->npats; i++)
-		if (!fnmatch(f->pats[i], spec, 0) ||
-		    !fnmatch(f->pats[i], name, 0))
+		if (!cli_fnmatch(f->pats[i], spec) ||
+		    !cli_fnmatch(f->pats[i], name))
 			return true;
 	return false;
 }
@@ -267,11 +266,20 @@ int cli_seglist_gather(const char *cmd, const cli_filter *f, unsigned flags,
 		r = shmkit_list(lf, collect, &c);
 	if (r < 0)
 		/* Not about one segment: the walk itself failed. */
+#ifdef _WIN32
+		return cli_errf("%s: %s (listing the win: segments this "
+				"process can see)",
+				cmd, r == -ENOSYS ? "not in this build: shmkit's "
+						    "library for Windows cannot "
+						    "list segments yet"
+						  : shmkit_strerror(r));
+#else
 		return cli_errf("%s: %s (reading /dev/shm, /proc/sysvipc/shm "
 				"and /proc/PID/maps)",
 				cmd,
 				r == -ENOENT ? strerror(ENOENT)
 					     : shmkit_strerror(r));
+#endif
 	for (i = 0; i < f->ndirs && (!any || f->file); i++) {
 		r = shmkit_list_dir(f->dirs[i], flags & SHMKIT_LIST_NOPROCS,
 				    collect, &c);
@@ -322,6 +330,12 @@ static const char ls_usage[] =
 	"List every shared memory segment on this host: POSIX ones (the files "
 	"in\n/dev/shm) and System V ones (what 'ipcs -m' shows); with --dir, "
 	"also the\nfile: segments shmkit made in DIR.\n"
+#ifdef _WIN32
+	"On Windows: the win: segments this process can see (Windows has no "
+	"/dev/shm\nto list, and another session's or a more privileged "
+	"user's mappings stay\nhidden); with --dir, the file: segments "
+	"shmkit made in DIR.\n"
+#endif
 	"\n"
 	"  NATTCH   attaches the kernel counts (System V only)\n"
 	"  PROCS    processes that map the segment, from /proc/PID/maps; "
@@ -523,6 +537,17 @@ static void print_info(const shmkit_info *in)
 	}
 	printf("size:     %llu (%s)\n", (unsigned long long)in->size,
 	       cli_format_size(in->size, size));
+#ifdef _WIN32
+	/* No uids, gids or /proc: an owner is a SID, and who maps a mapping
+	 * is not told. */
+	(void)buf;
+	if (in->mode)
+		printf("mode:     %04o\n", in->mode);
+	if (in->nprocs >= 0)
+		printf("nprocs:   %ld\n", in->nprocs);
+	else
+		printf("nprocs:   unknown (Windows does not tell)\n");
+#else
 	printf("owner:    %s (uid %u)\n", cli_user_name(in->uid, buf),
 	       (unsigned)in->uid);
 	printf("group:    %s (gid %u)\n", cli_group_name(in->gid, buf),
@@ -534,6 +559,7 @@ static void print_info(const shmkit_info *in)
 		printf("nprocs:   %ld\n", in->nprocs);
 	else
 		printf("nprocs:   unknown (/proc not readable)\n");
+#endif
 	printf("mtime:    %s\n", cli_format_time(in->mtime, t));
 	if (in->flags & SHMKIT_INFO_REMOVED)
 		printf("status:   removed, still attached\n");
@@ -541,6 +567,30 @@ static void print_info(const shmkit_info *in)
 		printf("lifetime: %s%s\n",
 		       (in->flags & SHMKIT_INFO_EPHEMERAL) ? "ephemeral" : "persistent",
 		       (in->flags & SHMKIT_INFO_STALE) ? ", stale: no live process uses it" : "");
+}
+
+/*
+ * What attaching spec tells (its spec, backend and size), for a build
+ * whose library cannot stat (cli.h, SHMKIT_CLI_NO_LIST); the rest is
+ * unknown.
+ */
+static int info_by_attach(const char *spec, shmkit_info *in)
+{
+	shmkit_opts so = {.flags = SHMKIT_F_RDONLY};
+	shmkit_seg *seg;
+	int r;
+
+	r = shmkit_attach(spec, &so, &seg);
+	if (r < 0)
+		return r;
+	memset(in, 0, sizeof(*in));
+	snprintf(in->spec, sizeof(in->spec), "%s", shmkit_spec(seg));
+	in->backend = shmkit_backend_of(seg);
+	in->size = shmkit_size(seg);
+	in->nattch = -1;
+	in->nprocs = -1;
+	shmkit_detach(seg);
+	return 0;
 }
 
 int cmd_info(int argc, char **argv)
@@ -582,6 +632,8 @@ int cmd_info(int argc, char **argv)
 	if (!in)
 		return cli_err("info", -ENOMEM);
 	r = shmkit_stat(spec, in);
+	if (r == -ENOSYS)
+		r = info_by_attach(spec, in);
 	if (r < 0) {
 		free(in);
 		return cli_seg_err("info", spec, r);
@@ -603,6 +655,10 @@ static const char who_usage[] =
 	"\n"
 	"Show the processes that map a segment (from /proc/PID/maps): PID and "
 	"command.\nWithout root, other users' processes cannot be seen.\n"
+#ifdef _WIN32
+	"Not available on Windows: it does not tell which processes hold a "
+	"file mapping.\n"
+#endif
 	"\n"
 	"  -h, --help   show this help\n";
 
@@ -637,6 +693,10 @@ int cmd_who(int argc, char **argv)
 	}
 	if (!spec)
 		return cli_usage_err("who", "missing SPEC");
+#ifdef _WIN32
+	return cli_not_here("who", "Windows does not tell which processes "
+				   "hold a file mapping");
+#endif
 
 	n = cli_who_all(spec, &pids);
 	if (n < 0)

@@ -20,12 +20,9 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static bool has_prefix(const char *s, const char *p)
@@ -86,103 +83,25 @@ static const char create_usage[] =
 	"                    CMD runs this command maps the segment, so "
 	"'shmkit\n"
 	"                    write' and 'rm' of it need --force.\n"
-	"  -h, --help        show this help\n";
+	"  -h, --help        show this help\n"
+#ifdef _WIN32
+	"\n"
+	"On Windows, a win: segment (and an --ephemeral file: one) lives only "
+	"while\na process holds it: the object dies with its last handle. "
+	"Without --hold,\ncreate refuses it, since it would vanish when "
+	"shmkit exits.\n"
+	"  shmkit create --hold win:NAME SIZE\n"
+	"                    makes it, prints its spec, and holds it until "
+	"Ctrl-C or\n"
+	"                    the end of stdin (exit 0); with CMD after SIZE, "
+	"while\n"
+	"                    CMD runs. --ephemeral is not needed for win:. "
+	"file:PATH\n"
+	"                    (without --ephemeral) makes a segment that "
+	"persists.\n"
+#endif
+	;
 
-
-static volatile sig_atomic_t hold_child;
-
-/* SIGTERM or SIGHUP to us is for CMD too; we wait for it to go. */
-static void forward(int sig)
-{
-	if (hold_child > 0)
-		kill((pid_t)hold_child, sig);
-}
-
-/*
- * Run cmd with SHMKIT_SPEC in its environment while this process keeps seg
- * attached; return cmd's exit status as a shell gives it. The child gets
- * the signal dispositions and mask we had; only a memfd's descriptor is
- * let through exec (every other one stays close-on-exec).
- */
-static int hold_while(shmkit_seg *seg, char **cmd)
-{
-	static const int fwd[] = {SIGTERM, SIGHUP}, ign[] = {SIGINT, SIGQUIT};
-	struct sigaction sa, old[4], chld;
-	char spec[SHMKIT_SPEC_MAX];
-	sigset_t block, saved;
-	int fd = -1, st = 0, status;
-	size_t i;
-	pid_t pid, w;
-
-	if (shmkit_backend_of(seg) == SHMKIT_BACKEND_MEMFD) {
-		fd = shmkit_fd(seg);
-		snprintf(spec, sizeof(spec), "fd:%d", fd);
-	} else {
-		snprintf(spec, sizeof(spec), "%s", shmkit_spec(seg));
-	}
-	sigemptyset(&block);
-	for (i = 0; i < 2; i++) {
-		sigaddset(&block, fwd[i]);
-		sigaddset(&block, ign[i]);
-	}
-	sigprocmask(SIG_BLOCK, &block, &saved);
-	/* An inherited SIG_IGN for SIGCHLD would make waitpid() lose CMD's
-	 * status; CMD gets back what we were given. */
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, &chld);
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		sigaction(SIGCHLD, &chld, NULL);
-		sigprocmask(SIG_SETMASK, &saved, NULL);
-		if ((fd >= 0 && fcntl(fd, F_SETFD, 0) < 0) ||
-		    setenv("SHMKIT_SPEC", spec, 1) < 0) {
-			cli_errf("create: %s: %s", cmd[0], strerror(errno));
-			_exit(126);
-		}
-		execvp(cmd[0], cmd);
-		cli_errf("create: %s: %s", cmd[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	if (pid < 0) {
-		cli_errf("create: fork: %s", strerror(errno));
-		sigaction(SIGCHLD, &chld, NULL);
-		sigprocmask(SIG_SETMASK, &saved, NULL);
-		return CLI_FAIL;
-	}
-	hold_child = pid;
-	for (i = 0; i < 2; i++) {
-		sa.sa_handler = forward;
-		sigaction(fwd[i], &sa, &old[i]);
-		sa.sa_handler = SIG_IGN; /* the terminal sends it to CMD too */
-		sigaction(ign[i], &sa, &old[2 + i]);
-	}
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
-		;
-	if (w < 0)
-		cli_errf("create: waiting for %s: %s", cmd[0], strerror(errno));
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	hold_child = 0;
-	for (i = 0; i < 2; i++) {
-		sigaction(fwd[i], &old[i], NULL);
-		sigaction(ign[i], &old[2 + i], NULL);
-	}
-	sigaction(SIGCHLD, &chld, NULL);
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-	if (w < 0)
-		status = CLI_FAIL;
-	else if (WIFEXITED(st))
-		status = WEXITSTATUS(st);
-	else if (WIFSIGNALED(st))
-		status = 128 + WTERMSIG(st);
-	else
-		status = CLI_FAIL;
-	return status;
-}
 
 int cmd_create(int argc, char **argv)
 {
@@ -208,8 +127,10 @@ int cmd_create(int argc, char **argv)
 	shmkit_opts so = {0};
 	const char *spec = NULL, *size_s = NULL;
 	char **cmd = NULL;
-	bool hold = false, eph, nameless;
+	bool hold = false, eph, nameless, win;
+#ifdef SIGXFSZ
 	void (*xfsz)(int);
+#endif
 	shmkit_seg *seg;
 	uint64_t size;
 	cli_args a;
@@ -269,15 +190,32 @@ int cmd_create(int argc, char **argv)
 	eph = so.flags & SHMKIT_F_EPHEMERAL;
 	if (!spec || !size_s)
 		return cli_usage_err("create", "expected SPEC and SIZE");
-	if (hold && !eph)
+	win = has_prefix(spec, "win:");
+#ifdef _WIN32
+	/* The object dies with its last handle, ours at exit: a create that
+	 * printed a spec and left would print a lie. */
+	if ((win || eph) && !hold)
+		return cli_usage_err(
+			"create",
+			"%s lives only while a process holds it, so one made "
+			"here would vanish when shmkit exits; 'shmkit create "
+			"--hold%s %s SIZE' keeps it until Ctrl-C or the end "
+			"of stdin, and file:PATH (not --ephemeral) makes one "
+			"that persists",
+			win ? "a win: segment" : "an ephemeral file: segment",
+			win ? "" : " --ephemeral", spec);
+#endif
+	if (hold && !eph && !win)
 		return cli_usage_err("create",
 				     "--hold is for --ephemeral segments (a "
 				     "persistent one outlives CMD anyway)");
+#ifndef _WIN32
 	if (hold && !cmd)
 		return cli_usage_err("create",
 				     "--hold needs a command to run: create "
 				     "--ephemeral --hold SPEC SIZE CMD "
 				     "[ARGS...]");
+#endif
 	r = cli_size_arg("create", "SIZE", size_s, false, &size);
 	if (r)
 		return r;
@@ -315,15 +253,19 @@ int cmd_create(int argc, char **argv)
 	if (has_prefix(spec, "memfd:"))
 		so.flags &= ~SHMKIT_F_EPHEMERAL; /* always so, by nature */
 
+#ifdef SIGXFSZ
 	/* Past ulimit -f, SIGXFSZ would kill us before the create could back
 	 * out, leaving a file behind; ignored, it is EFBIG like any limit. */
 	xfsz = signal(SIGXFSZ, SIG_IGN);
 	r = shmkit_create(spec, (size_t)size, &so, &seg);
 	signal(SIGXFSZ, xfsz);
+#else
+	r = shmkit_create(spec, (size_t)size, &so, &seg);
+#endif
 	if (r < 0)
 		return cli_create_err(spec, size, so.flags, r);
 	if (hold) {
-		status = hold_while(seg, cmd);
+		status = cli_hold(seg, cmd);
 	} else {
 		printf("%s\n", shmkit_spec(seg));
 		status = CLI_OK;
@@ -365,15 +307,21 @@ static int guard(const char *cmd, const char *spec, const char *verb)
 	if (!in)
 		return -ENOMEM;
 	r = shmkit_stat(spec, in);
+	if (r == -ENOSYS) {
+		/* This build's library cannot look (cli.h): nothing to guard
+		 * by, as with a segment whose owner nobody records. */
+		free(in);
+		return 0;
+	}
 	if (r < 0) {
 		free(in);
 		return r;
 	}
-	if (in->uid != geteuid())
+	if (in->uid != cli_euid())
 		cli_appendf(found, sizeof(found), &pos,
 			    "owned by %s (uid %u), not by you (%s, uid %u)",
 			    cli_user_name(in->uid, name), (unsigned)in->uid,
-			    cli_user_name(geteuid(), me), (unsigned)geteuid());
+			    cli_user_name(cli_euid(), me), (unsigned)cli_euid());
 	n = cli_who_all(spec, &pids);
 	if (n < 0)
 		n = 0; /* nobody we can see; the kernel's count still counts */
@@ -536,7 +484,7 @@ int cmd_cat(int argc, char **argv)
 		return cli_seg_err("cat", spec, r);
 
 	/* stdio has nothing buffered on stdout yet; write(2) directly. */
-	signal(SIGPIPE, SIG_IGN);
+	cli_ignore_sigpipe();
 	p = shmkit_addr(seg);
 	left = shmkit_size(seg);
 	while (left > 0) {
@@ -624,7 +572,7 @@ int cmd_write(int argc, char **argv)
 	bool force = false;
 	uint64_t off = 0;
 	shmkit_seg *seg;
-	struct stat st;
+	uint64_t left;
 	size_t size, space, done = 0;
 	cli_args a;
 	int o, r, status = CLI_OK;
@@ -673,19 +621,13 @@ int cmd_write(int argc, char **argv)
 	}
 	space = size - (size_t)off;
 
-	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
-		off_t pos = lseek(STDIN_FILENO, 0, SEEK_CUR);
-		if (pos >= 0 && st.st_size > pos &&
-		    (uint64_t)(st.st_size - pos) > space) {
-			status = cli_errf(
-				"write: %s: input is %llu bytes, but only %zu "
-				"fit (the segment is %zu bytes, offset %llu); "
-				"nothing written",
-				shmkit_spec(seg),
-				(unsigned long long)(st.st_size - pos), space,
-				size, (unsigned long long)off);
-			goto out;
-		}
+	if (cli_stdin_file_left(&left) && left > space) {
+		status = cli_errf("write: %s: input is %llu bytes, but only %zu "
+				  "fit (the segment is %zu bytes, offset %llu); "
+				  "nothing written",
+				  shmkit_spec(seg), (unsigned long long)left,
+				  space, size, (unsigned long long)off);
+		goto out;
 	}
 	r = fill_from_stdin((char *)shmkit_addr(seg) + off, space, &done);
 	if (r < 0) {

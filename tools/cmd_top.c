@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char top_usage[] =
 	"Usage: shmkit top [--once] [-n N] [-d SECS] [--backend NAME] "
@@ -227,7 +226,7 @@ static int print_frame(const snap *prev, const snap *s, double interval,
 	struct tm tm;
 	int r;
 
-	if (!localtime_r(&t, &tm) || !strftime(now, sizeof(now), "%H:%M:%S", &tm))
+	if (!cli_localtime((int64_t)t, &tm) || !strftime(now, sizeof(now), "%H:%M:%S", &tm))
 		strcpy(now, "?");
 	if (clear)
 		fputs("\033[H\033[2J", stdout);
@@ -248,12 +247,7 @@ static int print_frame(const snap *prev, const snap *s, double interval,
 
 static void nap(double secs)
 {
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)secs;
-	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	cli_sleep_ns((int64_t)(secs * 1e9));
 }
 
 static int parse_interval(const char *s, double *out)
@@ -299,7 +293,7 @@ int cmd_top(int argc, char **argv)
 		{NULL, 0, false, 0},
 	};
 	snap prev = {0}, cur = {0}, tmp;
-	bool tty = isatty(STDOUT_FILENO) == 1, once = false;
+	bool tty = cli_stdout_is_tty(), once = false;
 	double interval = 1.0;
 	long count = 0, shown;
 	cli_filter f = {0};

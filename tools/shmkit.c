@@ -19,8 +19,30 @@ typedef struct command {
 	const char *summary;
 } command;
 
+#if defined(SHMKIT_CLI_NO_CHAN) || defined(SHMKIT_CLI_NO_HEAP)
+/* A command whose part of the library this build lacks (cli.h). */
+static int missing(int argc, char **argv)
+{
+	(void)argc;
+	return cli_errf("%s: not in this build: shmkit's library for this "
+			"platform has no %s yet",
+			argv[0], !strcmp(argv[0], "heap") ? "heaps" : "channels");
+}
+#endif
+#ifdef SHMKIT_CLI_NO_CHAN
+#define shmkit_cli_chan missing
+#define cmd_top missing
+#endif
+#ifdef SHMKIT_CLI_NO_HEAP
+#define cmd_heap missing
+#endif
+
 static const command commands[] = {
+#ifdef _WIN32
+	{"ls", cmd_ls, "list the segments this process can see"},
+#else
 	{"ls", cmd_ls, "list every segment on this host"},
+#endif
 	{"info", cmd_info, "describe one segment"},
 	{"who", cmd_who, "show the processes that map a segment"},
 	{"create", cmd_create, "make a segment"},
@@ -51,6 +73,22 @@ static void help(FILE *f)
 	      f);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+#ifdef _WIN32
+	fputs("\n"
+	      "Segments are named by a spec:\n"
+	      "  win:NAME         a named mapping of the paging file, "
+	      "Local\\NAME; it lives\n"
+	      "                   only while a process holds it (see "
+	      "'create --hold')\n"
+	      "  win:Global\\NAME  the same in the global namespace "
+	      "(needs a privilege)\n"
+	      "  file:PATH        a file mapped shared: persists, can be "
+	      "resized\n"
+	      "\n"
+	      "On Windows, who and gc are not available, and ls lists "
+	      "only what\nthis process can see.\n",
+	      f);
+#else
 	fputs("\n"
 	      "Segments are named by a spec:\n"
 	      "  posix:/NAME      POSIX shared memory, /dev/shm/NAME (\"/NAME\" "
@@ -64,8 +102,10 @@ static void help(FILE *f)
 	      "passing only\n"
 	      "  fd:N             a descriptor this process inherited\n"
 	      "  anon:            anonymous memory, shared with forked "
-	      "children only\n"
-	      "\n"
+	      "children only\n",
+	      f);
+#endif
+	fputs("\n"
 	      "Options:\n"
 	      "  -h, --help       this help; 'shmkit COMMAND --help' for one "
 	      "command\n"
@@ -125,6 +165,7 @@ int main(int argc, char **argv)
 	const command *c;
 	const char *a;
 
+	cli_os_init();
 	if (argc < 2) {
 		fputs("shmkit: missing command\n\n", stderr);
 		help(stderr);

@@ -1,5 +1,5 @@
 /*
- * cmd_demo.c: `shmkit demo`, one segment per backend shared between this
+ * demo.c (Unix): `shmkit demo`, one segment per backend shared between this
  * process and a forked child, checked end to end and timed.
  *
  * For each backend the parent makes a 1 MiB segment, fills it with a
@@ -20,7 +20,7 @@
  * the like are held off while a row runs, so ^C takes effect between rows,
  * once that row has cleaned up. Every wait for a child is bounded.
  */
-#include "cli.h"
+#include "../cli.h"
 
 #include <errno.h>
 #include <poll.h>
