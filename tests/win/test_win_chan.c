@@ -143,12 +143,12 @@ static void test_stream(void)
 		size_t len = len_of(seq);
 		got = shmkit_chan_recv(r, buf, sizeof(buf), SHMKIT_CHAN_MS(10000));
 		if (got != (ssize_t)len)
-			WT_FAIL_("message %u: got %lld, want %zu", seq,
+			FAIL_("message %u: got %lld, want %zu", seq,
 				 (long long)got, len);
 		memcpy(want, &seq, 4);
 		fill(want + 4, len - 4, seq);
 		if (memcmp(buf, want, len) != 0)
-			WT_FAIL_("message %u: payload differs", seq);
+			FAIL_("message %u: payload differs", seq);
 		/* Now and then a slow reader: the writer fills the ring and
 		 * sleeps on its semaphore, and we wake it. */
 		if (seq % 4000 == 1000)
@@ -247,7 +247,7 @@ static void test_writer_killed(void)
 	join_killer(t, &k);
 	ASSERT(ms_since(t0) >= KILL_AFTER_MS - 20); /* it did wait for it */
 	if (GetTickCount64() - k.killed_at > DEATH_BOUND_MS)
-		WT_FAIL_("-ECONNRESET %llu ms after the kill",
+		FAIL_("-ECONNRESET %llu ms after the kill",
 			 (unsigned long long)(GetTickCount64() - k.killed_at));
 	printf("   reader saw the death %llu ms after the kill\n",
 	       (unsigned long long)(GetTickCount64() - k.killed_at));
@@ -292,7 +292,7 @@ static void test_reader_killed(void)
 		   EPIPE);
 	join_killer(t, &k);
 	if (GetTickCount64() - k.killed_at > DEATH_BOUND_MS)
-		WT_FAIL_("-EPIPE %llu ms after the kill",
+		FAIL_("-EPIPE %llu ms after the kill",
 			 (unsigned long long)(GetTickCount64() - k.killed_at));
 	printf("   writer saw the death %llu ms after the kill\n",
 	       (unsigned long long)(GetTickCount64() - k.killed_at));
@@ -357,7 +357,7 @@ static void test_event(void)
 	wt_kill(peer);
 	ASSERT_EQ(WaitForSingleObject(ev, 5000), WAIT_OBJECT_0);
 	if (ms_since(t0) > DEATH_BOUND_MS)
-		WT_FAIL_("event set %lld ms after the kill", (long long)ms_since(t0));
+		FAIL_("event set %lld ms after the kill", (long long)ms_since(t0));
 	/* The loop's next round learns why. */
 	ASSERT_EQ(shmkit_chan_arm(r), 1);
 	ASSERT_ERR(shmkit_chan_recv(r, buf, sizeof(buf), SHMKIT_CHAN_NOWAIT),

@@ -17,7 +17,7 @@ static void check_ok(shmkit_heap *h)
 	int r = shmkit_heap_check(h, why, sizeof(why));
 
 	if (r != 0)
-		WT_FAIL_("heap_check: %d: %s", r, why);
+		FAIL_("heap_check: %d: %s", r, why);
 }
 
 static shmkit_heap *child_open(const char *spec)

@@ -26,7 +26,7 @@ static const char *tmp_path(const char *leaf)
 			 (unsigned long)GetCurrentProcessId(),
 			 (unsigned long long)GetTickCount64());
 		if (!CreateDirectoryA(tmpdir, NULL))
-			WT_FAIL_("CreateDirectory %s: %lu", tmpdir, GetLastError());
+			FAIL_("CreateDirectory %s: %lu", tmpdir, GetLastError());
 	}
 	snprintf(b, MAX_PATH + 64, "file:%s\\%s", tmpdir, leaf);
 	return b;
@@ -244,7 +244,7 @@ static void test_killed_creator(void)
 		b = NULL;
 		if (GetTickCount64() > until) {
 			wt_kill(h);
-			WT_FAIL_("the holder never made %s", n);
+			FAIL_("the holder never made %s", n);
 		}
 		Sleep(5);
 	}
@@ -434,7 +434,7 @@ static void test_bad_input(void)
 	/* More than the commit limit can back: refused at create. */
 	r = shmkit_create(n, (size_t)1 << 46, NULL, &a);
 	if (r != -ENOSPC && r != -ENOMEM)
-		WT_FAIL_("64 TiB create: expected -ENOSPC or -ENOMEM, got %d (%s)",
+		FAIL_("64 TiB create: expected -ENOSPC or -ENOMEM, got %d (%s)",
 			 r, shmkit_err_name(r));
 	ASSERT_ERR(shmkit_attach(n, NULL, &a), ENOENT); /* nothing made */
 	ASSERT_OK(shmkit_create(n, 4096, NULL, &a));

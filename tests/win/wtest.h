@@ -21,44 +21,9 @@
 
 #define WT_SKIP_CODE 77
 
-#define WT_FAIL_(...)                                                         \
-	do {                                                                  \
-		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
-		fprintf(stderr, __VA_ARGS__);                                 \
-		fputc('\n', stderr);                                          \
-		fflush(stderr);                                               \
-		exit(1);                                                      \
-	} while (0)
-
-#define ASSERT(c)                                                             \
-	do {                                                                  \
-		if (!(c))                                                     \
-			WT_FAIL_("assertion failed: %s", #c);                 \
-	} while (0)
-
-#define ASSERT_EQ(a, b)                                                       \
-	do {                                                                  \
-		long long a_ = (long long)(a), b_ = (long long)(b);           \
-		if (a_ != b_)                                                 \
-			WT_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);   \
-	} while (0)
-
-#define ASSERT_OK(e)                                                          \
-	do {                                                                  \
-		long long r_ = (long long)(e);                                \
-		if (r_ < 0)                                                   \
-			WT_FAIL_("%s failed: %s (%s)", #e,                    \
-				 shmkit_err_name((int)r_),                    \
-				 shmkit_strerror((int)r_));                   \
-	} while (0)
-
-#define ASSERT_ERR(e, err)                                                    \
-	do {                                                                  \
-		long long r_ = (long long)(e);                                \
-		if (r_ != -(long long)(err))                                  \
-			WT_FAIL_("%s: expected -%s, got %lld (%s)", #e, #err, \
-				 r_, r_ < 0 ? shmkit_err_name((int)r_) : "ok"); \
-	} while (0)
+/* A failure reports FILE:LINE and what failed, then exits 1. */
+#define CHECK_FAIL_EXIT() (fflush(stderr), exit(1))
+#include "../check.h"
 
 typedef struct wt_case {
 	const char *name;
@@ -95,14 +60,14 @@ static inline HANDLE wt_spawn(const char *child, const char *arg)
 	PROCESS_INFORMATION pi;
 
 	if (!GetModuleFileNameA(NULL, exe, sizeof(exe)))
-		WT_FAIL_("GetModuleFileName: error %lu", GetLastError());
+		FAIL_("GetModuleFileName: error %lu", GetLastError());
 	snprintf(cmd, sizeof(cmd), "\"%s\" --child %s %s", exe, child,
 		 arg ? arg : "");
 	memset(&si, 0, sizeof(si));
 	si.cb = sizeof(si);
 	if (!CreateProcessA(exe, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si,
 			    &pi))
-		WT_FAIL_("CreateProcess %s: error %lu", cmd, GetLastError());
+		FAIL_("CreateProcess %s: error %lu", cmd, GetLastError());
 	CloseHandle(pi.hThread);
 	return pi.hProcess;
 }
@@ -117,7 +82,7 @@ static inline int wt_wait(HANDLE h, DWORD ms, const char *what)
 		TerminateProcess(h, 99);
 		WaitForSingleObject(h, 5000);
 		CloseHandle(h);
-		WT_FAIL_("peer %s still running after %lu ms: killed", what,
+		FAIL_("peer %s still running after %lu ms: killed", what,
 			 (unsigned long)ms);
 	}
 	GetExitCodeProcess(h, &code);
@@ -130,7 +95,7 @@ static inline void wt_kill(HANDLE h)
 {
 	TerminateProcess(h, 9);
 	if (WaitForSingleObject(h, 10000) != WAIT_OBJECT_0)
-		WT_FAIL_("a killed peer did not exit within 10 s");
+		FAIL_("a killed peer did not exit within 10 s");
 	CloseHandle(h);
 }
 
@@ -140,7 +105,7 @@ static inline void wt_kill(HANDLE h)
 		ULONGLONG until_ = GetTickCount64() + (total_ms);             \
 		while (!(cond)) {                                             \
 			if (GetTickCount64() > until_)                        \
-				WT_FAIL_("waited %d ms for %s", (int)(total_ms), \
+				FAIL_("waited %d ms for %s", (int)(total_ms), \
 					 #cond);                              \
 			Sleep(1);                                             \
 		}                                                             \
