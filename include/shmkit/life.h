@@ -34,9 +34,11 @@ extern "C" {
  * exceed that gives the mutex back and fails with -ENOLCK. A child made by
  * fork() holds none of its parent's mutexes.
  *
- * On Windows it is a named kernel mutex ("Local\shmkit.mx.<random id>",
- * for the creating user only), opened by each process on first use; the
- * contract above holds, -EBUSY rule included (docs/reliability.md).
+ * On Windows it is a named kernel mutex ("Global\shmkit.mx.<random id>"
+ * in a win:Global\ or file: segment, else "Local\..."), opened by each
+ * process on first use, usable by whoever may write the segment (the
+ * creator only outside any segment); the contract above holds, -EBUSY
+ * rule included (docs/reliability.md, docs/windows.md).
  *
  * The struct is opaque; its size is part of the ABI.
  */

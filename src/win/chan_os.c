@@ -37,7 +37,12 @@
  * opens it by that checked name and sets it. Peer deaths set it through
  * RegisterWaitForSingleObject on the pinned process handles, and a
  * timer-queue timer covers peers without one, as the timerfd does on Linux.
- * Objects are in Global\ when the channel's segment is.
+ *
+ * Namespace and access follow the segment (win_int.h, views.c): the
+ * objects are in Global\ for a win:Global\ segment and for a file:
+ * segment (files are shared across sessions by path), in Local\ for a
+ * Local one; their DACL lets whoever may write the segment wait and
+ * signal, never more than the segment lets anyone do.
  */
 #include "../chan/chan_int.h"
 #include "win_int.h"
@@ -153,24 +158,33 @@ static int obj_name(const shmkit_chan *ch, const char *rest, WCHAR *out,
 
 /* -- the futex words: a semaphore per side ---------------------------------- */
 
+#define SEM_USE (SYNCHRONIZE | SEMAPHORE_MODIFY_STATE)
+#define EVENT_USE (SYNCHRONIZE | EVENT_MODIFY_STATE)
+
 /*
  * Made or opened on first use and kept for the handle's life, so that a
  * count released for a sleeper that has not opened it yet is still there
- * when it does. Default security: the user's own processes (and SYSTEM).
+ * when it does. Its DACL derives from the segment's (win_int.h): whoever
+ * may write the segment may wait and signal, read-only users may not.
+ * Opened asking for just that, which is what such a DACL grants.
  */
 static HANDLE side_sem(shmkit_chan *ch, int side)
 {
 	char rest[40];
 	WCHAR name[64];
+	shmkit__win_sa sa;
 
 	if (ch->os.sem[side] || ch->os.sem_tried[side])
 		return ch->os.sem[side];
 	ch->os.sem_tried[side] = 1;
 	snprintf(rest, sizeof(rest), "c%016llx.%c",
 		 (unsigned long long)ch->os.wake_id, side == SIDE_RD ? 'r' : 'w');
-	if (obj_name(ch, rest, name, sizeof(name) / sizeof(name[0])) < 0)
+	if (obj_name(ch, rest, name, sizeof(name) / sizeof(name[0])) < 0 ||
+	    shmkit__win_seg_sa(ch->seg, SEMAPHORE_ALL_ACCESS, SEM_USE, &sa) < 0)
 		return NULL;
-	ch->os.sem[side] = CreateSemaphoreW(NULL, 0, LONG_MAX, name);
+	ch->os.sem[side] = CreateSemaphoreExW(&sa.sa, 0, LONG_MAX, name, 0,
+					      SEM_USE);
+	shmkit__win_sa_free(&sa);
 	return ch->os.sem[side];
 }
 
@@ -306,7 +320,7 @@ void shmkit__chan_os_init(shmkit_chan *ch)
 {
 	memset(&ch->os, 0, sizeof(ch->os));
 	ch->os.wake_id = LD_RLX(&ch->h->meta.wake_id);
-	ch->os.global = strncmp(ch->seg->spec, "win:Global\\", 11) == 0;
+	ch->os.global = shmkit__win_seg_global(ch->seg);
 }
 
 int shmkit__chan_os_has_notifier(const shmkit_chan *ch)
@@ -318,7 +332,9 @@ int shmkit__chan_os_notifier(shmkit_chan *ch, const char *name, uint32_t len)
 {
 	char rest[40];
 	WCHAR wname[64];
+	shmkit__win_sa sa;
 	HANDLE ev;
+	DWORD err;
 	int r;
 
 	/* name is "\0shmkit.<pid>.<hex>": the object is shmkit.<pid>.<hex>. */
@@ -331,10 +347,16 @@ int shmkit__chan_os_notifier(shmkit_chan *ch, const char *name, uint32_t len)
 	r = obj_name(ch, rest, wname, sizeof(wname) / sizeof(wname[0]));
 	if (r < 0)
 		return r;
-	ev = CreateEventW(NULL, TRUE, FALSE, wname);
-	if (!ev)
-		return shmkit__win_last();
-	if (GetLastError() == ERROR_ALREADY_EXISTS) {
+	/* The segment's writers may set it (they publish), nobody else. */
+	if ((r = shmkit__win_seg_sa(ch->seg, EVENT_ALL_ACCESS, EVENT_USE, &sa)) < 0)
+		return r;
+	ev = CreateEventExW(&sa.sa, wname, CREATE_EVENT_MANUAL_RESET, EVENT_USE);
+	err = GetLastError();
+	shmkit__win_sa_free(&sa);
+	if (!ev) /* a name held by an object we may not open is not ours */
+		return err == ERROR_ACCESS_DENIED ? -EADDRINUSE
+						  : shmkit__win_err(err);
+	if (err == ERROR_ALREADY_EXISTS) {
 		CloseHandle(ev);
 		return -EADDRINUSE; /* not ours: draw another name */
 	}

@@ -103,6 +103,12 @@ static int file_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 		r = shmkit__win_last();
 	else
 		r = map_file(seg, h, size, false);
+	if (r == 0 && (r = shmkit__win_view_add(seg, seg->addr, size)) < 0) {
+		UnmapViewOfFile(seg->addr);
+		CloseHandle(seg->mapping);
+		seg->addr = NULL;
+		seg->mapping = NULL;
+	}
 	if (r < 0) {
 		(void)delete_by_handle(h); /* ours: made a moment ago */
 		CloseHandle(h);
@@ -165,6 +171,14 @@ static int file_attach(shmkit_seg *seg, const shmkit__spec *sp,
 	if ((r = map_file(seg, h, (size_t)len.QuadPart, ro)) < 0)
 		goto fail;
 	seg->file = h;
+	if ((r = shmkit__win_view_add(seg, seg->addr, seg->size)) < 0) {
+		UnmapViewOfFile(seg->addr);
+		CloseHandle(seg->mapping);
+		seg->addr = NULL;
+		seg->mapping = NULL;
+		seg->file = NULL;
+		goto fail;
+	}
 	return 0;
 fail:
 	CloseHandle(h);
@@ -183,6 +197,7 @@ static int file_remove(shmkit_seg *seg)
 
 	if (!seg->file)
 		return -EBADF;
+	shmkit__win_view_remove(seg->addr);
 	UnmapViewOfFile(seg->addr);
 	CloseHandle(seg->mapping);
 	seg->addr = NULL;
@@ -202,6 +217,7 @@ static int file_resize(shmkit_seg *seg, size_t size)
 	LARGE_INTEGER end = {.QuadPart = (LONGLONG)size};
 	LARGE_INTEGER old = {.QuadPart = (LONGLONG)seg->size};
 	size_t oldsize = seg->size;
+	void *oldaddr = seg->addr;
 	HANDLE f = seg->file;
 	int r, r2;
 
@@ -214,13 +230,17 @@ static int file_resize(shmkit_seg *seg, size_t size)
 	if (!SetFilePointerEx(f, end, NULL, FILE_BEGIN) || !SetEndOfFile(f))
 		r = shmkit__win_last();
 	else if ((r = map_file(seg, f, size, false)) == 0)
-		return 0;
+		goto moved;
 	/* Back to the old size and a view of it. */
 	if (SetFilePointerEx(f, old, NULL, FILE_BEGIN))
 		(void)SetEndOfFile(f);
 	r2 = map_file(seg, f, oldsize, false);
 	if (r2 < 0)
-		return r2; /* the handle has no view now: detach still works */
+		r = r2; /* the handle has no view now: detach still works */
+moved:
+	/* The registry follows the view (views.c reads only seg->file of a
+	 * file: segment, which stays). */
+	shmkit__win_view_move(oldaddr, seg->addr, seg->addr ? seg->size : 0);
 	return r;
 }
 

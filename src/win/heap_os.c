@@ -63,6 +63,11 @@ int shmkit__heap_os_map(shmkit_heap *h, unsigned part, uint64_t fileoff,
 			return r;
 		}
 		CloseHandle(m);
+		/* A mutex in this part is the segment's (views.c). */
+		if (shmkit__win_view_add(seg, p, (size_t)size) < 0) {
+			UnmapViewOfFile(p);
+			return -ENOMEM;
+		}
 		h->base[part] = p;
 		h->unmap[part] = true;
 	}
@@ -72,8 +77,10 @@ int shmkit__heap_os_map(shmkit_heap *h, unsigned part, uint64_t fileoff,
 
 void shmkit__heap_os_unmap(shmkit_heap *h, unsigned part)
 {
-	if (h->unmap[part] && h->base[part])
+	if (h->unmap[part] && h->base[part]) {
+		shmkit__win_view_remove(h->base[part]);
 		UnmapViewOfFile(h->base[part]);
+	}
 }
 
 int shmkit__heap_os_size(shmkit_heap *h, uint64_t *ret)

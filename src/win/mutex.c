@@ -7,13 +7,24 @@
  * dies, the kernel frees it and tells the next waiter WAIT_ABANDONED. So
  * the 64-byte struct holds no lock, only a random 128-bit id (set by
  * shmkit_mutex_init), and every process opens the kernel mutex named
- * "Local\shmkit.mx.<32 hex digits>" on its first use of that struct. The
+ * "<ns>\shmkit.mx.<32 hex digits>" on its first use of that struct. The
  * name is built here, never read from shared memory, so a hostile struct
  * can only point a process at another shmkit mutex, never at any other
- * object. It is made with a security descriptor for the creating user only
- * (win_int.h): processes of other users cannot open it (-EACCES). Local\
- * is the session's namespace: a mutex placed in a Global\ segment excludes
- * only between processes of one session.
+ * object.
+ *
+ * Namespace and access come from the segment the struct lies in, found by
+ * its address in this process's table of views (views.c): Global\ for a
+ * win:Global\ segment and for a file: segment, Local\ for a Local one,
+ * so that every process of the segment, whatever its session, opens the
+ * same kernel mutex (the namespace is the segment's, the id the struct's).
+ * Its DACL lets whoever may write the segment lock it (SYNCHRONIZE |
+ * MUTEX_MODIFY_STATE, all CreateMutexEx asks for), not those who may only
+ * read it; the creating user and SYSTEM always. A struct in no segment
+ * (private memory) gets Local\ and the creating user only. The first
+ * process to use a mutex makes its object, and any process that can read
+ * the struct can compute its name: a reader that makes it first, before
+ * any writer, can give it a DACL of its own (a denial of service, not a
+ * way into the data; docs/windows.md).
  *
  * The repair protocol is the Linux one (src/unix/mutex.c): WAIT_ABANDONED
  * is -EOWNERDEAD, a "dirty" word in the struct is set then and cleared
@@ -97,22 +108,41 @@ static struct ent *tab_find(const uint64_t id[2])
 	return NULL;
 }
 
-static int open_kernel(const uint64_t id[2], HANDLE *ret)
+/* What a locker needs, and what the segment's writers get. */
+#define MUTEX_USE (SYNCHRONIZE | MUTEX_MODIFY_STATE)
+
+/* The kernel object's name for id, in its namespace. */
+static void kernel_name(const uint64_t id[2], bool global, char *buf,
+			size_t cap)
+{
+	snprintf(buf, cap, "%s\\shmkit.mx.%016llx%016llx",
+		 global ? "Global" : "Local", (unsigned long long)id[0],
+		 (unsigned long long)id[1]);
+}
+
+/* x's kernel mutex, made (with sa, when out of the registry) or opened. */
+static int open_kernel(const struct mutex_impl *x, const uint64_t id[2],
+		       HANDLE *ret)
 {
 	char name[64];
 	WCHAR wname[64];
 	shmkit__win_sa sa;
+	bool global;
 	HANDLE h;
 	int r;
 
-	snprintf(name, sizeof(name), "Local\\shmkit.mx.%016llx%016llx",
-		 (unsigned long long)id[0], (unsigned long long)id[1]);
-	if ((r = shmkit__win_wide(name, wname, 64)) < 0)
+	/* The namespace and the DACL are the segment's (views.c). */
+	if ((r = shmkit__win_view_lookup(x, MUTEX_ALL_ACCESS, MUTEX_USE, &sa,
+					 &global)) < 0)
 		return r;
-	if ((r = shmkit__win_sa_make(&sa, 0600, false)) < 0)
+	kernel_name(id, global, name, sizeof(name));
+	if ((r = shmkit__win_wide(name, wname, 64)) < 0) {
+		shmkit__win_sa_free(&sa);
 		return r;
-	/* Creates it, or opens it when another process did. */
-	h = CreateMutexW(&sa.sa, FALSE, wname);
+	}
+	/* Creates it, or opens it when another process did: asking only for
+	 * what a locker uses, which is what the DACL grants writers. */
+	h = CreateMutexExW(&sa.sa, wname, 0, MUTEX_USE);
 	r = h ? 0 : GetLastError() == ERROR_INVALID_HANDLE
 			    ? -EINVAL /* the name is some other kind of object */
 			    : shmkit__win_last();
@@ -121,6 +151,23 @@ static int open_kernel(const uint64_t id[2], HANDLE *ret)
 		return r;
 	*ret = h;
 	return 0;
+}
+
+int shmkit__win_mutex_name(const shmkit_mutex *m, char *buf, size_t cap)
+{
+	const struct mutex_impl *x = (const struct mutex_impl *)(const void *)m;
+	uint64_t id[2];
+	bool global;
+	int r;
+
+	if (!m || __atomic_load_n(&x->magic, __ATOMIC_ACQUIRE) != MUTEX_MAGIC)
+		return -EINVAL;
+	id[0] = __atomic_load_n(&x->id[0], __ATOMIC_RELAXED);
+	id[1] = __atomic_load_n(&x->id[1], __ATOMIC_RELAXED);
+	if ((r = shmkit__win_view_lookup(x, 0, 0, NULL, &global)) < 0)
+		return r;
+	kernel_name(id, global, buf, cap);
+	return r;
 }
 
 static DWORD holder_of(struct ent *e)
@@ -152,7 +199,7 @@ static int get(const struct mutex_impl *x, bool create, struct ent **ret)
 		return e ? 0 : -ENOENT;
 	}
 	/* Opened outside the lock: the kernel may take its time. */
-	if ((r = open_kernel(id, &h)) < 0)
+	if ((r = open_kernel(x, id, &h)) < 0)
 		return r;
 	AcquireSRWLockExclusive(&tab_lock);
 	e = tab_find(id);

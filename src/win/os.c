@@ -4,6 +4,7 @@
  */
 #include "win_int.h"
 
+#include <aclapi.h>
 #include <sddl.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,24 +106,37 @@ int shmkit__win_object_name(const char *name, const char *suffix, WCHAR *out,
 	return shmkit__win_wide(buf, out, cap);
 }
 
-/* The calling process's user as an SDDL SID string (LocalFree it). */
-static int user_sid(LPWSTR *ret)
+/* The calling process's user (TokenUser), into *u. */
+union token_user {
+	TOKEN_USER tu;
+	unsigned char buf[256];
+};
+
+static int token_user(union token_user *u)
 {
 	HANDLE tok;
-	union {
-		TOKEN_USER tu;
-		unsigned char buf[256];
-	} u;
 	DWORD len = 0;
 	int r = 0;
 
 	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
 		return shmkit__win_last();
-	if (!GetTokenInformation(tok, TokenUser, &u, sizeof(u), &len) ||
-	    !ConvertSidToStringSidW(u.tu.User.Sid, ret))
+	if (!GetTokenInformation(tok, TokenUser, u, sizeof(*u), &len))
 		r = shmkit__win_last();
 	CloseHandle(tok);
 	return r;
+}
+
+/* The calling process's user as an SDDL SID string (LocalFree it). */
+static int user_sid(LPWSTR *ret)
+{
+	union token_user u;
+	int r = token_user(&u);
+
+	if (r < 0)
+		return r;
+	if (!ConvertSidToStringSidW(u.tu.User.Sid, ret))
+		return shmkit__win_last();
+	return 0;
 }
 
 int shmkit__win_sa_make(shmkit__win_sa *out, unsigned mode, bool is_file)
@@ -153,6 +167,123 @@ int shmkit__win_sa_make(shmkit__win_sa *out, unsigned mode, bool is_file)
 	out->sa.lpSecurityDescriptor = out->sd;
 	out->sa.bInheritHandle = FALSE;
 	return 0;
+}
+
+/*
+ * Whether an ACE of a segment's DACL speaks of writing it. Bit 0x2 is
+ * SECTION_MAP_WRITE for a section and FILE_WRITE_DATA for a file; the
+ * generic bits stay unmapped in some stored descriptors.
+ */
+static bool ace_writes(ACCESS_MASK m)
+{
+	return m & (0x2 | GENERIC_WRITE | GENERIC_ALL);
+}
+
+/*
+ * Whether a segment's ACE becomes one of the helper object's: an allow or
+ * deny ACE that applies to the object itself and speaks of writing, for
+ * a SID other than the two that get full access first anyway. (The two
+ * ACE types share their layout: header, mask, SID.)
+ */
+static bool ace_counts(ACCESS_ALLOWED_ACE *a, PSID user, PSID sys)
+{
+	return (a->Header.AceType == ACCESS_ALLOWED_ACE_TYPE ||
+		a->Header.AceType == ACCESS_DENIED_ACE_TYPE) &&
+	       !(a->Header.AceFlags & INHERIT_ONLY_ACE) &&
+	       ace_writes(a->Mask) && !EqualSid(&a->SidStart, user) &&
+	       !EqualSid(&a->SidStart, sys);
+}
+
+int shmkit__win_sa_derive(shmkit__win_sa *out, void *obj, bool is_file,
+			  DWORD full, DWORD rights)
+{
+	union token_user u;
+	union {
+		SID sid;
+		unsigned char buf[SECURITY_MAX_SID_SIZE];
+	} sys, world;
+	DWORD syslen = sizeof(sys), wlen = sizeof(world);
+	PSECURITY_DESCRIPTOR ssd = NULL, sd = NULL;
+	PACL src = NULL, acl;
+	bool known = false, everyone = false;
+	size_t aclsize, ace = sizeof(ACCESS_ALLOWED_ACE) - sizeof(DWORD);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = token_user(&u)) < 0)
+		return r;
+	if (!CreateWellKnownSid(WinLocalSystemSid, NULL, &sys, &syslen) ||
+	    !CreateWellKnownSid(WinWorldSid, NULL, &world, &wlen))
+		return shmkit__win_last();
+	/* Unreadable (no READ_CONTROL on our handle): as if nobody else
+	 * may write, the safe side. A NULL DACL lets everyone write. */
+	if (obj && GetSecurityInfo((HANDLE)obj,
+				   is_file ? SE_FILE_OBJECT : SE_KERNEL_OBJECT,
+				   DACL_SECURITY_INFORMATION, NULL, NULL, &src,
+				   NULL, &ssd) == ERROR_SUCCESS) {
+		known = true;
+		everyone = !src;
+	}
+	aclsize = sizeof(ACL) + 2 * ace + GetLengthSid(u.tu.User.Sid) +
+		  GetLengthSid(&sys) + (everyone ? ace + GetLengthSid(&world) : 0);
+	for (DWORD i = 0; known && src && i < src->AceCount; i++) {
+		ACCESS_ALLOWED_ACE *a;
+
+		if (GetAce(src, i, (void **)&a) && ace_counts(a, u.tu.User.Sid, &sys))
+			aclsize += ace + GetLengthSid(&a->SidStart);
+	}
+	aclsize = (aclsize + 3) & ~(size_t)3;
+	if (aclsize > 0xffff) { /* an ACL's size is 16 bits */
+		r = -E2BIG;
+		goto out;
+	}
+	sd = LocalAlloc(LPTR, SECURITY_DESCRIPTOR_MIN_LENGTH + aclsize);
+	if (!sd) {
+		r = -ENOMEM;
+		goto out;
+	}
+	acl = (PACL)((unsigned char *)sd + SECURITY_DESCRIPTOR_MIN_LENGTH);
+	/* The creator and SYSTEM first: no deny below takes theirs away. */
+	if (!InitializeSecurityDescriptor(sd, SECURITY_DESCRIPTOR_REVISION) ||
+	    !InitializeAcl(acl, (DWORD)aclsize, ACL_REVISION) ||
+	    !AddAccessAllowedAce(acl, ACL_REVISION, full, u.tu.User.Sid) ||
+	    !AddAccessAllowedAce(acl, ACL_REVISION, full, &sys) ||
+	    (everyone && !AddAccessAllowedAce(acl, ACL_REVISION, rights, &world)))
+		goto fail;
+	/* Then the segment's writers, allowed and denied, in its order. */
+	for (DWORD i = 0; known && src && i < src->AceCount; i++) {
+		ACCESS_ALLOWED_ACE *a;
+		BOOL ok = TRUE;
+
+		if (!GetAce(src, i, (void **)&a) ||
+		    !ace_counts(a, u.tu.User.Sid, &sys))
+			continue;
+		if (a->Header.AceType == ACCESS_ALLOWED_ACE_TYPE)
+			ok = AddAccessAllowedAce(acl, ACL_REVISION, rights,
+						 &a->SidStart);
+		else if (a->Header.AceType == ACCESS_DENIED_ACE_TYPE)
+			ok = AddAccessDeniedAce(acl, ACL_REVISION, rights,
+						&a->SidStart);
+		if (!ok)
+			goto fail;
+	}
+	if (!SetSecurityDescriptorDacl(sd, TRUE, acl, FALSE) ||
+	    !SetSecurityDescriptorControl(sd, SE_DACL_PROTECTED,
+					  SE_DACL_PROTECTED))
+		goto fail;
+	out->sd = sd;
+	out->sa.nLength = sizeof(out->sa);
+	out->sa.lpSecurityDescriptor = sd;
+	out->sa.bInheritHandle = FALSE;
+	r = 0;
+	goto out;
+fail:
+	r = shmkit__win_last();
+	LocalFree(sd);
+out:
+	if (ssd)
+		LocalFree(ssd);
+	return r;
 }
 
 void shmkit__win_sa_free(shmkit__win_sa *sa)

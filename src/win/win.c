@@ -149,6 +149,13 @@ static int win_create(shmkit_seg *seg, const shmkit__spec *sp, size_t size,
 	__atomic_store_n(&t->magic, TRAILER_MAGIC, __ATOMIC_RELEASE);
 	seg->mapping = m;
 	seg->size = size;
+	if ((r = shmkit__win_view_add(seg, seg->addr, (size_t)osize)) < 0) {
+		UnmapViewOfFile(seg->addr);
+		seg->addr = NULL;
+		seg->mapping = NULL;
+		CloseHandle(m);
+		return r;
+	}
 	return 0;
 }
 
@@ -186,8 +193,16 @@ static int win_attach(shmkit_seg *seg, const shmkit__spec *sp,
 		return -EINVAL;
 	if ((r = shmkit__win_object_name(sp->name, "", name, SHMKIT_SPEC_MAX)) < 0)
 		return r;
-	m = OpenFileMappingW(ro ? FILE_MAP_READ : FILE_MAP_READ | FILE_MAP_WRITE,
-			     FALSE, name);
+	/* With READ_CONTROL where we may: the segment's DACL is what its
+	 * mutexes' and channels' objects derive theirs from (views.c). */
+	for (int i = 0; i < 2; i++) {
+		DWORD acc = ro ? FILE_MAP_READ : FILE_MAP_READ | FILE_MAP_WRITE;
+
+		m = OpenFileMappingW(acc | (i == 0 ? READ_CONTROL : 0), FALSE,
+				     name);
+		if (m || GetLastError() != ERROR_ACCESS_DENIED)
+			break;
+	}
 	if (!m) {
 		DWORD err = GetLastError();
 		/* A name that exists as another kind of object (an event, a
@@ -209,6 +224,13 @@ static int win_attach(shmkit_seg *seg, const shmkit__spec *sp,
 	}
 	seg->mapping = m;
 	seg->size = size_of(seg->addr, mbi.RegionSize);
+	if ((r = shmkit__win_view_add(seg, seg->addr, mbi.RegionSize)) < 0) {
+		UnmapViewOfFile(seg->addr);
+		seg->addr = NULL;
+		seg->mapping = NULL;
+		CloseHandle(m);
+		return r;
+	}
 	return 0;
 }
 
@@ -216,6 +238,7 @@ int shmkit__win_detach(shmkit_seg *seg)
 {
 	int r = 0;
 
+	shmkit__win_view_remove_seg(seg); /* before its handles go */
 	if (seg->addr && !UnmapViewOfFile(seg->addr))
 		r = shmkit__win_last();
 	if (seg->mapping && !CloseHandle(seg->mapping) && r == 0)
