@@ -38,12 +38,12 @@ static PACL dacl_of(const char *name, enum kind k, PSECURITY_DESCRIPTOR *sd)
 	    : k == SEM ? OpenSemaphoreW(READ_CONTROL, FALSE, w)
 		       : OpenEventW(READ_CONTROL, FALSE, w);
 	if (!h)
-		WT_FAIL_("open %s: error %lu", name, GetLastError());
+		FAIL_("open %s: error %lu", name, GetLastError());
 	e = GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION,
 			    NULL, NULL, &acl, NULL, sd);
 	CloseHandle(h);
 	if (e != ERROR_SUCCESS)
-		WT_FAIL_("GetSecurityInfo %s: error %lu", name, e);
+		FAIL_("GetSecurityInfo %s: error %lu", name, e);
 	ASSERT(acl); /* never a NULL DACL: that would let anyone in */
 	return acl;
 }
@@ -112,7 +112,7 @@ static bool everyone_writes(const char *spec, unsigned mode)
 				  DACL_SECURITY_INFORMATION, NULL, NULL, &acl,
 				  NULL, &sd);
 	if (e != ERROR_SUCCESS)
-		WT_FAIL_("GetNamedSecurityInfo %s: error %lu", spec + 5, e);
+		FAIL_("GetNamedSecurityInfo %s: error %lu", spec + 5, e);
 	m = acl ? granted(acl, &world_) : GENERIC_ALL;
 	w = m & (FILE_WRITE_DATA | GENERIC_WRITE | GENERIC_ALL);
 	if (w != !!(mode & 022))
@@ -179,7 +179,7 @@ static const char *other_ns(const char *name)
 	else if (strncmp(name, "Local\\", 6) == 0)
 		snprintf(buf, sizeof(buf), "Global\\%s", name + 6);
 	else
-		WT_FAIL_("%s has no namespace", name);
+		FAIL_("%s has no namespace", name);
 	return buf;
 }
 
