@@ -900,13 +900,21 @@ static shmkit_heap *handle_new(void)
 	return h;
 }
 
-static void handle_free(shmkit_heap *h)
+/* Unmap the parts mapped apart from the segment's own view. */
+static void unmap_parts(shmkit_heap *h)
 {
 	unsigned i;
 
 	for (i = 0; i < h->nmapped; i++)
-		if (h->unmap[i])
+		if (h->unmap[i]) {
 			shmkit__heap_os_unmap(h, i);
+			h->unmap[i] = false;
+		}
+}
+
+static void handle_free(shmkit_heap *h)
+{
+	unmap_parts(h);
 	free(h);
 }
 
@@ -1227,6 +1235,8 @@ int shmkit_heap_destroy(shmkit_heap *h)
 		return -EBUSY;
 	r = leave(h);
 	if (h->own_seg) {
+		/* Windows will not remove a file while a view of it exists. */
+		unmap_parts(h);
 		rr = shmkit_destroy(h->seg);
 	} else {
 		/* inside a caller's segment: unmake it, so nobody opens it */
