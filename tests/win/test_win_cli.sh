@@ -99,7 +99,9 @@ sk --help; expect_rc 0 "--help"; grep -q "win:NAME" "$tmp/out" || fail "--help n
 sk create --help; expect_rc 0 "create --help"; grep -q -- "--hold win:NAME SIZE" "$tmp/out" || fail "create --help explains --hold on Windows"
 sk ls --help; expect_rc 0 "ls --help"; grep -q "this process can see" "$tmp/out" || fail "ls --help says what it lists"
 sk demo; expect_rc 0 "demo"
-grep -q "2 of 2 backends passed" "$tmp/out" || fail "demo: $(cat "$tmp/out" "$tmp/err")"
+grep -q "3 of 3 rows passed" "$tmp/out" || fail "demo: $(cat "$tmp/out" "$tmp/err")"
+grep -Eq "^  win +channel +win:shmkit-demo-[0-9]+-chan .* ok: child [0-9]+ echoed 1001 messages; round trip p50" "$tmp/out" || fail "demo: the channel row passed"
+[ "$(grep -c ' ok: child ' "$tmp/out")" = 3 ] || fail "demo: every row ok"
 cat "$tmp/out"
 
 if [ "$fails" -gt 0 ]; then
