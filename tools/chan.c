@@ -917,6 +917,28 @@ static int chan_rm(int argc, char **argv)
 					  NULL);
 			continue;
 		}
+		/*
+		 * A handle of no role maps a file: segment read-only, and
+		 * Windows removes no file through a handle opened so (the
+		 * library then says -EBUSY): check that it is a channel, let
+		 * go of it, and remove it by name.
+		 */
+		if (!strncmp(a.arg, "file:", 5)) {
+			r = shmkit_chan_open(a.arg, SHMKIT_CHAN_NONE, &ch);
+			if (r == 0)
+				r = shmkit_chan_close(ch);
+			if (r == 0)
+				r = shmkit_unlink(a.arg);
+			if (r < 0)
+				status = chan_err(
+					"rm", a.arg, r,
+					r == -EBUSY ? "another process still "
+						      "maps it, and Windows "
+						      "removes no file while "
+						      "it is mapped"
+						    : NULL);
+			continue;
+		}
 #endif
 		r = shmkit_chan_open(a.arg, SHMKIT_CHAN_NONE, &ch);
 		if (r == 0)
