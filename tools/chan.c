@@ -12,6 +12,11 @@
  * create refuses memfd: and anon: (they would vanish when shmkit exits, as
  * for `shmkit create`); rm removes only what holds a valid channel, so a
  * typo cannot delete some other segment (`shmkit rm` removes anything).
+ *
+ * On Windows a win: channel dies with the last handle to its segment, so
+ * `chan create` makes one only with --hold (as `create --hold` does for a
+ * segment: it holds the channel until Ctrl-C or the end of stdin, or while
+ * a CMD runs), and `chan rm` refuses one: there is nothing to remove.
  */
 #include "cli.h"
 
@@ -89,7 +94,11 @@ static int parse_num(const char *sub, const char *what, const char *s,
 static const char create_usage[] =
 	"Usage: shmkit chan create SPEC --kind KIND [OPTIONS]\n"
 	"\n"
+#ifdef _WIN32
+	"Make a channel in a new segment SPEC (win:, file:).\n"
+#else
 	"Make a channel in a new segment SPEC (posix:, sysv:, file:).\n"
+#endif
 	"\n"
 	"  -k, --kind KIND       spsc (one writer, one reader, variable-length"
 	"\n"
@@ -120,7 +129,28 @@ static const char create_usage[] =
 	"last\n"
 	"                        open writer closes)\n"
 	"  -m, --mode MODE       permission bits in octal (default 0600)\n"
-	"  -h, --help            show this help\n";
+#ifdef _WIN32
+	"  --hold                win: channels: print the spec and hold the "
+	"channel\n"
+	"                        until Ctrl-C or the end of stdin (or, with CMD "
+	"after\n"
+	"                        SPEC, while CMD runs, SHMKIT_SPEC in its "
+	"environment)\n"
+#endif
+	"  -h, --help            show this help\n"
+#ifdef _WIN32
+	"\n"
+	"On Windows a channel lives in a win: or a file: segment. A win: one "
+	"dies\nwith the last handle to it, so create makes one only with "
+	"--hold:\n"
+	"  shmkit chan create --hold win:talk --kind spsc   # keeps it\n"
+	"  shmkit chan recv win:talk                        # in a second "
+	"console\n"
+	"  shmkit chan send win:talk                        # in a third\n"
+	"A file:PATH channel persists like a file: segment and needs no "
+	"holder.\n"
+#endif
+	;
 
 static int chan_create(int argc, char **argv)
 {
@@ -132,7 +162,8 @@ static int chan_create(int argc, char **argv)
 		O_EPS,
 		O_WRITERS,
 		O_LOSSLESS,
-		O_MODE
+		O_MODE,
+		O_HOLD
 	};
 	static const cli_opt opts[] = {
 		{"help", 'h', false, O_HELP},
@@ -143,28 +174,39 @@ static int chan_create(int argc, char **argv)
 		{"writers", 0, true, O_WRITERS},
 		{"wait-readers", 0, false, O_LOSSLESS},
 		{"mode", 'm', true, O_MODE},
+#ifdef _WIN32
+		{"hold", 0, false, O_HOLD},
+#endif
 		{NULL, 0, false, 0},
 	};
 	const char *sub = "chan create", *spec = NULL, *why;
 	shmkit_chan_opts co;
 	shmkit_chan *ch;
 	uint64_t v = 0;
+	bool hold = false;
+	char **cmd = NULL;
 	cli_args a;
-	int o, r;
+	int o, r, status = CLI_OK;
 
 	memset(&co, 0, sizeof(co));
 	cli_args_init(&a, argc, argv);
 	a.cmd = sub;
-	while ((o = cli_next(&a, opts)) != CLI_ARG_END) {
+	while (!cmd && (o = cli_next(&a, opts)) != CLI_ARG_END) {
 		switch (o) {
 		case CLI_ARG_BAD:
 			return CLI_USAGE;
 		case CLI_ARG_OPERAND:
-			if (spec)
+			if (spec && hold)
+				cmd = &a.argv[a.i - 1]; /* CMD and all after */
+			else if (spec)
 				return cli_usage_err(sub,
 						     "unexpected argument '%s'",
 						     a.arg);
-			spec = a.arg;
+			else
+				spec = a.arg;
+			break;
+		case O_HOLD:
+			hold = true;
 			break;
 		case O_HELP:
 			fputs(create_usage, stdout);
@@ -233,6 +275,21 @@ static int chan_create(int argc, char **argv)
 				     "process holds them; create such a "
 				     "channel from your program",
 				     (int)(strchr(spec, ':') - spec + 1), spec);
+#ifdef _WIN32
+	/* The segment dies with its last handle, ours at exit. */
+	if (!strncmp(spec, "win:", 4) && !hold)
+		return cli_usage_err(sub,
+				     "a win: channel lives only while a "
+				     "process holds it, so one made here would "
+				     "vanish when shmkit exits; 'shmkit chan "
+				     "create --hold %s --kind ...' keeps it "
+				     "until Ctrl-C or the end of stdin, and "
+				     "file:PATH makes one that persists",
+				     spec);
+	if (hold && strncmp(spec, "win:", 4))
+		return cli_usage_err(sub, "--hold is for win: channels (a "
+				     "file: one persists anyway)");
+#endif
 	why = shmkit_chan_opts_check(&co);
 	if (why)
 		return cli_usage_err(sub, "%s", why);
@@ -240,11 +297,14 @@ static int chan_create(int argc, char **argv)
 	r = shmkit_chan_create(spec, &co, &ch);
 	if (r < 0)
 		return chan_err("create", spec, r, NULL);
-	printf("%s\n", shmkit_spec(shmkit_chan_seg(ch)));
+	if (hold)
+		status = cli_hold(sub, shmkit_chan_seg(ch), cmd);
+	else
+		printf("%s\n", shmkit_spec(shmkit_chan_seg(ch)));
 	r = shmkit_chan_close(ch);
-	if (r < 0)
+	if (r < 0 && status == CLI_OK)
 		return chan_err("create", spec, r, NULL);
-	return CLI_OK;
+	return status;
 }
 
 /* -- stat ---------------------------------------------------------------- */
@@ -812,6 +872,10 @@ static const char rm_usage[] =
 	"Remove channels. A segment that does not hold a valid channel is "
 	"left\nalone (use 'shmkit rm' for that). Endpoints already open keep "
 	"working;\nnobody new can open the channel.\n"
+#ifdef _WIN32
+	"On Windows a win: channel cannot be removed: it goes with the last "
+	"process\nholding it (stop the 'chan create --hold' that keeps it).\n"
+#endif
 	"\n"
 	"  -h, --help   show this help\n";
 
@@ -844,6 +908,38 @@ static int chan_rm(int argc, char **argv)
 		if (o != CLI_ARG_OPERAND)
 			continue;
 		n++;
+#ifdef _WIN32
+		/* Destroying one only closes our handle: say it stays. */
+		if (!strncmp(a.arg, "win:", 4)) {
+			r = shmkit_chan_probe(a.arg);
+			status = chan_err("rm", a.arg,
+					  r < 0 ? r : r ? -ENOTSUP : -EPROTO,
+					  NULL);
+			continue;
+		}
+		/*
+		 * A handle of no role maps a file: segment read-only, and
+		 * Windows removes no file through a handle opened so (the
+		 * library then says -EBUSY): check that it is a channel, let
+		 * go of it, and remove it by name.
+		 */
+		if (!strncmp(a.arg, "file:", 5)) {
+			r = shmkit_chan_open(a.arg, SHMKIT_CHAN_NONE, &ch);
+			if (r == 0)
+				r = shmkit_chan_close(ch);
+			if (r == 0)
+				r = shmkit_unlink(a.arg);
+			if (r < 0)
+				status = chan_err(
+					"rm", a.arg, r,
+					r == -EBUSY ? "another process still "
+						      "maps it, and Windows "
+						      "removes no file while "
+						      "it is mapped"
+						    : NULL);
+			continue;
+		}
+#endif
 		r = shmkit_chan_open(a.arg, SHMKIT_CHAN_NONE, &ch);
 		if (r == 0)
 			r = shmkit_chan_destroy(ch);
@@ -870,9 +966,16 @@ static const char chan_usage[] =
 	"  rm       remove a channel\n"
 	"\n"
 	"Two terminals can talk:\n"
+#ifdef _WIN32
+	"  shmkit chan create 'file:C:\\talk.chan' --kind spsc\n"
+	"  shmkit chan recv 'file:C:\\talk.chan'   # in one\n"
+	"  shmkit chan send 'file:C:\\talk.chan'   # in the other\n"
+	"A win: channel needs a holder: 'shmkit chan create --help'.\n"
+#else
 	"  shmkit chan create posix:/talk --kind spsc\n"
 	"  shmkit chan recv posix:/talk          # in one\n"
 	"  shmkit chan send posix:/talk          # in the other\n"
+#endif
 	"\n"
 	"'shmkit chan COMMAND --help' tells more.\n";
 

@@ -261,38 +261,16 @@ bool cli_stdout_is_tty(void);
 bool cli_stdin_file_left(uint64_t *left);
 
 /*
- * `create --hold`: keep seg attached while cmd (argv, NULL-terminated)
- * runs with SHMKIT_SPEC in its environment, and return its exit status as
- * a shell gives it (126 or 127 if it could not be run). cmd NULL (Windows
- * only): hold until a stop (Ctrl-C) or the end of stdin, then CLI_OK.
+ * `create --hold` (and on Windows `chan create --hold`): keep seg attached
+ * while cmd (argv, NULL-terminated) runs with SHMKIT_SPEC in its
+ * environment, and return its exit status as a shell gives it (126 or 127
+ * if it could not be run). cmd NULL (Windows only): print the spec, hold
+ * until a stop (Ctrl-C) or the end of stdin, then CLI_OK. what names the
+ * command in messages ("create").
  */
-int cli_hold(shmkit_seg *seg, char **cmd);
+int cli_hold(const char *what, shmkit_seg *seg, char **cmd);
 
-/* -- What this build's library has ---------------------------------------- */
-
-/*
- * While shmkit is being ported to Windows (issue 10), its library there
- * may lack channels, heaps or the listing; CMake then sets SHMKIT_CLI_NO_*
- * (one place: "What the CLI leaves out" in CMakeLists.txt). The commands
- * built on what is missing are left out of shmkit.exe and say so; what
- * only looks (ls's kind column, resize's refusal of a channel) sees
- * nothing there.
- */
-#ifdef SHMKIT_CLI_NO_LIST
-#define shmkit_stat(spec, info) ((void)(spec), (void)(info), -ENOSYS)
-#define shmkit_list(flags, cb, arg) ((void)(cb), (void)(arg), -ENOSYS)
-#define shmkit_list_dir(dir, flags, cb, arg)                                  \
-	((void)(dir), (void)(cb), (void)(arg), -ENOSYS)
-#define shmkit_who(spec, pids, max) ((void)(spec), (void)(pids), -ENOSYS)
-#define shmkit_gc(dir, flags, cb, arg)                                        \
-	((void)(dir), (void)(cb), (void)(arg), -ENOSYS)
-#endif
-#ifdef SHMKIT_CLI_NO_CHAN
-#define shmkit_chan_probe(spec) ((void)(spec), 0)
-#endif
-#ifdef SHMKIT_CLI_NO_HEAP
-#define shmkit_heap_probe(spec) ((void)(spec), 0)
-#endif
+/* -- What Windows cannot do ------------------------------------------------ */
 
 /* "not available on Windows: <why>" for a command that cannot work there;
  * returns CLI_FAIL. */
@@ -301,22 +279,24 @@ int cli_not_here(const char *cmd, const char *why);
 /* -- The listing of ls and top (tools/cmd_ls.c) --------------------------- */
 
 /* Which segments to list: backends (none set: all, posix and sysv, and
- * file from dirs), directories for file: segments, shell globs on the
- * spec or the name (none: all). */
+ * file from dirs; on Windows win, and no dirs), directories for file:
+ * segments, shell globs on the spec or the name (none: all). */
 typedef struct cli_filter {
-	bool posix, sysv, file;
+	bool posix, sysv, file, win;
 	const char **dirs; /* argv strings, not owned */
 	size_t ndirs;
 	const char **pats;
 	size_t npats;
 } cli_filter;
 
-/* --backend NAME: a usage error (returned) for what cannot be listed. */
+/* --backend NAME: a usage error (returned) for what cannot be listed,
+ * CLI_FAIL once printed for what this platform cannot list. */
 int cli_filter_backend(const char *cmd, cli_filter *f, const char *name);
 /* Add a --dir or a PATTERN; -ENOMEM. */
 int cli_filter_dir(cli_filter *f, const char *dir);
 int cli_filter_pattern(cli_filter *f, const char *pat);
-/* A usage error for a filter that cannot work (--backend file, no --dir). */
+/* A usage error for a filter that cannot work (--backend file, no --dir;
+ * on Windows posix or sysv), CLI_FAIL once printed for --dir on Windows. */
 int cli_filter_check(const char *cmd, const cli_filter *f);
 void cli_filter_free(cli_filter *f);
 

@@ -59,6 +59,12 @@ void cli__why_dir_of(const char *path, char *buf, size_t len)
 		return;
 	}
 	n = slash == path ? 1 : (size_t)(slash - path);
+#ifdef _WIN32
+	/* In C:\x the directory is the root, C:\ (C: alone would name the
+	 * drive's current directory). */
+	if (n == 2 && path[1] == ':')
+		n = 3;
+#endif
 	snprintf(buf, len, "%.*s", (int)n, path);
 }
 

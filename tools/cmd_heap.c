@@ -14,6 +14,11 @@
  * typo cannot delete some other segment (`shmkit rm` removes anything).
  * Refs are printed in hex, and as strings in JSON: they use all 64 bits,
  * which a JSON number (a double to most readers) cannot hold exactly.
+ *
+ * On Windows a win: segment dies with its last handle, so create refuses
+ * a win: heap (it would vanish when shmkit exits; a program makes one and
+ * holds it) and rm refuses one (it goes with its last holder); file: heaps
+ * work across invocations as on Linux.
  */
 #include "cli.h"
 
@@ -123,8 +128,14 @@ static int simple_args(int argc, char **argv, const char *sub,
 static const char create_usage[] =
 	"Usage: shmkit heap create [OPTIONS] SPEC SIZE\n"
 	"\n"
+#ifdef _WIN32
+	"Make a heap in a new segment SPEC (file:; a win: heap would vanish "
+	"when\nshmkit exits, so a program makes one) and print its spec.\n"
+#else
 	"Make a heap in a new segment SPEC (posix:, file:, sysv:) and print "
-	"its spec.\nSIZE is its first size: at least 64K, with an optional "
+	"its spec.\n"
+#endif
+	"SIZE is its first size: at least 64K, with an optional "
 	"suffix K, M, G, T,\nP or E (powers of 1024), as for 'shmkit create'. "
 	"Creation is exclusive: an\nexisting segment is an error and is left "
 	"as it was.\n"
@@ -220,6 +231,15 @@ static int heap_create(int argc, char **argv)
 				     "would vanish when shmkit exits; create "
 				     "it from your program",
 				     (int)(strchr(spec, ':') - spec + 1), spec);
+#ifdef _WIN32
+	if (has_prefix(spec, "win:"))
+		return cli_usage_err(sub,
+				     "a win: segment lives only while a "
+				     "process holds it, so a heap made here "
+				     "would vanish when shmkit exits; make it "
+				     "in file:PATH (it persists), or create a "
+				     "win: heap from your program");
+#endif
 	if (has_prefix(spec, "sysv:") && max > size)
 		return cli_usage_err(sub, "a sysv: heap cannot grow (a System "
 				     "V segment has a fixed size): drop --max, "
@@ -665,6 +685,16 @@ static int heap_rm(int argc, char **argv)
 
 		if (o != CLI_ARG_OPERAND)
 			continue;
+#ifdef _WIN32
+		/* Destroying one only closes our handle: say it stays. */
+		if (has_prefix(a.arg, "win:")) {
+			r = shmkit_heap_probe(a.arg);
+			status = heap_err("rm", a.arg,
+					  r < 0 ? r : r ? -ENOTSUP : -EPROTO,
+					  true);
+			continue;
+		}
+#endif
 		r = shmkit_heap_open(a.arg, 0, &h);
 		if (r < 0) {
 			status = heap_err("rm", a.arg, r, true);
@@ -696,9 +726,15 @@ static const char heap_usage[] =
 	"  rm       remove a heap\n"
 	"\n"
 	"For example:\n"
+#ifdef _WIN32
+	"  shmkit heap create 'file:C:\\cache.heap' 1M --max 64M\n"
+	"  shmkit heap get 'file:C:\\cache.heap' config 4096\n"
+	"  shmkit heap ls 'file:C:\\cache.heap'\n"
+#else
 	"  shmkit heap create posix:/cache 1M --max 64M\n"
 	"  shmkit heap get posix:/cache config 4096\n"
 	"  shmkit heap ls posix:/cache\n"
+#endif
 	"\n"
 	"'shmkit heap COMMAND --help' tells more.\n";
 

@@ -7,8 +7,8 @@
  * segment, so they are shown with control characters replaced in the table
  * and escaped in JSON; JSON is valid UTF-8 even for names that are not
  * (invalid bytes become U+FFFD). `ls` also tells what each segment holds
- * (KIND: a channel, a heap, or a plain segment): it attaches each POSIX
- * and file: segment read-only for a moment to look (shmkit_chan_probe,
+ * (KIND: a channel, a heap, or a plain segment): it attaches each POSIX,
+ * file: and win: segment read-only for a moment to look (shmkit_chan_probe,
  * shmkit_heap_probe, both checked reads of a header), after the listing,
  * so the look cannot change what the listing says; one it may not read is
  * shown as '-'. The listing with its filters (PATTERN, --backend, --dir)
@@ -85,8 +85,35 @@ static void json_info(FILE *f, const shmkit_info *in)
 
 /* -- the listing, shared with top ---------------------------------------- */
 
+/* Windows has no mark on files that tells shmkit's segments apart. */
+#define NO_DIR_WHY                                                            \
+	"Windows files carry no mark that tells shmkit's segments from "      \
+	"other files, so a directory cannot be listed ('shmkit info "         \
+	"file:PATH' describes one by its path)"
+
 int cli_filter_backend(const char *cmd, cli_filter *f, const char *name)
 {
+#ifdef _WIN32
+	char what[32];
+
+	if (!strcmp(name, "win")) {
+		f->win = true;
+		return 0;
+	}
+	if (!strcmp(name, "file")) {
+		snprintf(what, sizeof(what), "%s --backend file", cmd);
+		return cli_not_here(what, NO_DIR_WHY);
+	}
+	if (!strcmp(name, "posix") || !strcmp(name, "sysv") ||
+	    !strcmp(name, "memfd") || !strcmp(name, "anon") ||
+	    !strcmp(name, "fd"))
+		return cli_usage_err(cmd,
+				     "--backend %s: %s: segments exist only "
+				     "on Unix; Windows lists win",
+				     name, name);
+	return cli_usage_err(cmd, "--backend: unknown backend '%s' (win)",
+			     name);
+#else
 	if (!strcmp(name, "posix"))
 		f->posix = true;
 	else if (!strcmp(name, "sysv"))
@@ -106,6 +133,7 @@ int cli_filter_backend(const char *cmd, cli_filter *f, const char *name)
 				     "sysv or file)",
 				     name);
 	return 0;
+#endif
 }
 
 int cli_filter_dir(cli_filter *f, const char *dir)
@@ -132,6 +160,19 @@ int cli_filter_pattern(cli_filter *f, const char *pat)
 
 int cli_filter_check(const char *cmd, const cli_filter *f)
 {
+#ifdef _WIN32
+	char what[32];
+
+	if (f->posix || f->sysv)
+		return cli_usage_err(cmd, "--%s: %s: segments exist only on "
+				     "Unix; Windows lists win",
+				     f->posix ? "posix" : "sysv",
+				     f->posix ? "posix" : "sysv");
+	if (f->ndirs) {
+		snprintf(what, sizeof(what), "%s --dir", cmd);
+		return cli_not_here(what, NO_DIR_WHY);
+	}
+#endif
 	if (f->file && f->ndirs == 0)
 		return cli_usage_err(cmd, "--backend file: file: segments are "
 					  "listed from a directory: give "
@@ -200,7 +241,8 @@ static int cmp_info(const void *a, const void *b)
 }
 
 /*
- * What each segment holds: the backends with a name to attach by, each
+ * What each segment holds: the backends with a name to attach by (win:
+ * too: a read-only view changes nothing Windows counts), each
  * mapped read-only for a moment by the probes, after the listing, so the
  * look cannot change what the listing says. System V segments are not
  * attached: an attach shows in their counters (nattch, lpid, atime).
@@ -221,7 +263,8 @@ static int probe_kinds(cli_seglist *l)
 		int k = CLI_KIND_UNKNOWN, r;
 
 		if (in->backend == SHMKIT_BACKEND_POSIX ||
-		    in->backend == SHMKIT_BACKEND_FILE) {
+		    in->backend == SHMKIT_BACKEND_FILE ||
+		    in->backend == SHMKIT_BACKEND_WIN) {
 			r = shmkit_chan_probe(in->spec);
 			if (r > 0)
 				k = CLI_KIND_CHANNEL;
@@ -258,21 +301,24 @@ int cli_seglist_gather(const char *cmd, const cli_filter *f, unsigned flags,
 	int r = 0;
 
 	l->n = 0;
+#ifdef _WIN32
+	/* No backend bits: the win: segments, the only ones it walks. */
+	(void)any;
+	r = shmkit_list(lf, collect, &c);
+#else
 	if (!any || f->posix)
 		lf |= SHMKIT_LIST_POSIX;
 	if (!any || f->sysv)
 		lf |= SHMKIT_LIST_SYSV;
 	if (lf & (SHMKIT_LIST_POSIX | SHMKIT_LIST_SYSV))
 		r = shmkit_list(lf, collect, &c);
+#endif
 	if (r < 0)
 		/* Not about one segment: the walk itself failed. */
 #ifdef _WIN32
 		return cli_errf("%s: %s (listing the win: segments this "
 				"process can see)",
-				cmd, r == -ENOSYS ? "not in this build: shmkit's "
-						    "library for Windows cannot "
-						    "list segments yet"
-						  : shmkit_strerror(r));
+				cmd, shmkit_strerror(r));
 #else
 		return cli_errf("%s: %s (reading /dev/shm, /proc/sysvipc/shm "
 				"and /proc/PID/maps)",
@@ -322,6 +368,38 @@ static const char *status_text(const shmkit_info *in)
 	return "";
 }
 
+#ifdef _WIN32
+static const char ls_usage[] =
+	"Usage: shmkit ls [--json] [--backend win] [PATTERN...]\n"
+	"\n"
+	"List the win: segments this process can see: the named mappings of "
+	"its\nsession (win:NAME, Local\\NAME) and of the global namespace "
+	"(win:Global\\NAME)\nthat it may open. Windows has no /dev/shm to "
+	"list: another session's or a\nmore privileged user's mappings stay "
+	"hidden, and a file: segment is not\nlisted ('shmkit info file:PATH' "
+	"describes one by its path).\n"
+	"\n"
+	"  SIZE     the size it was made with\n"
+	"  MTIME    '-': Windows keeps no time for a mapping\n"
+	"  STATUS   'ephemeral': it dies with its last handle, as every win: "
+	"segment\n"
+	"           does\n"
+	"  KIND     what it holds: 'channel' ('shmkit chan stat SPEC'), 'heap'\n"
+	"           ('shmkit heap stat SPEC') or 'segment' (anything else)\n"
+	"\n"
+	"  PATTERN        only segments whose spec or name matches the shell "
+	"glob\n"
+	"                 ('win:app-*', 'app-*'; quote it); several: any\n"
+	"  --backend win  win: segments (the only ones listed on Windows)\n"
+	"  --json         print a JSON array, one object per segment (\"kind\": "
+	"\"segment\",\n"
+	"                 \"channel\" or \"heap\"; uid, gid and mode are 0, "
+	"nattch and\n"
+	"                 nprocs null: Windows does not tell them)\n"
+	"  -h, --help     show this help\n"
+	"\n"
+	"--dir, --posix and --sysv are not available on Windows.\n";
+#else
 static const char ls_usage[] =
 	"Usage: shmkit ls [--json] [--posix] [--sysv] [--backend NAME] "
 	"[--dir DIR]\n"
@@ -330,12 +408,6 @@ static const char ls_usage[] =
 	"List every shared memory segment on this host: POSIX ones (the files "
 	"in\n/dev/shm) and System V ones (what 'ipcs -m' shows); with --dir, "
 	"also the\nfile: segments shmkit made in DIR.\n"
-#ifdef _WIN32
-	"On Windows: the win: segments this process can see (Windows has no "
-	"/dev/shm\nto list, and another session's or a more privileged "
-	"user's mappings stay\nhidden); with --dir, the file: segments "
-	"shmkit made in DIR.\n"
-#endif
 	"\n"
 	"  NATTCH   attaches the kernel counts (System V only)\n"
 	"  PROCS    processes that map the segment, from /proc/PID/maps; "
@@ -377,6 +449,7 @@ static const char ls_usage[] =
 	"  --sysv         System V segments only (--backend sysv)\n"
 	"  --no-procs     do not read /proc/PID/maps (faster; PROCS shows '-')\n"
 	"  -h, --help     show this help\n";
+#endif
 
 static int print_table(const cli_seglist *l)
 {
@@ -384,12 +457,27 @@ static int print_table(const cli_seglist *l)
 					   "SIZE",  "OWNER",   "MODE",
 					   "NATTCH", "PROCS",  "MTIME",
 					   "STATUS", "KIND"};
+	static const char align[] = "lllrlrrrlll";
+#ifdef _WIN32
+	/* Windows has no keys, uids, modes or counts of users to show. */
+	static const size_t col[] = {0, 1, 3, 8, 9, 10};
+#else
+	static const size_t col[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+#endif
+	enum { NCOL = sizeof(col) / sizeof(col[0]) };
+	const char *shown[NCOL];
+	char al[NCOL + 1];
 	cli_table t;
-	size_t i;
+	size_t i, j;
 	int r;
 
-	cli_table_init(&t, 11, "lllrlrrrlll");
-	cli_table_add(&t, head);
+	for (j = 0; j < NCOL; j++) {
+		shown[j] = head[col[j]];
+		al[j] = align[col[j]];
+	}
+	al[NCOL] = '\0';
+	cli_table_init(&t, NCOL, al);
+	cli_table_add(&t, shown);
 	for (i = 0; i < l->n; i++) {
 		const shmkit_info *in = &l->v[i];
 		char spec[SHMKIT_SPEC_MAX], key[16], size[CLI_SIZE_BUF];
@@ -410,11 +498,22 @@ static int print_table(const cli_seglist *l)
 		row[8] = cli_format_time(in->mtime, mtime);
 		row[9] = status_text(in);
 		row[10] = cli_kind_name(l->kind[i]);
-		cli_table_add(&t, row);
+		for (j = 0; j < NCOL; j++)
+			shown[j] = row[col[j]];
+		cli_table_add(&t, shown);
 	}
 	r = cli_table_print(&t, stdout, 0);
 	cli_table_free(&t);
-	return r < 0 ? cli_err("ls", r) : CLI_OK;
+	if (r < 0)
+		return cli_err("ls", r);
+#ifdef _WIN32
+	/* On stderr, so the table stays a table for scripts. */
+	fprintf(stderr, "shmkit: ls: %zu win: segment%s this process can see "
+			"(Windows hides other sessions' and more privileged "
+			"users' mappings; file: segments are not listed)\n",
+		l->n, l->n == 1 ? "" : "s");
+#endif
+	return CLI_OK;
 }
 
 static void print_json(const cli_seglist *l)
@@ -515,10 +614,17 @@ int cmd_ls(int argc, char **argv)
 static const char info_usage[] =
 	"Usage: shmkit info [--json] SPEC\n"
 	"\n"
+#ifdef _WIN32
+	"Describe one segment: its size, how long it lives and, for file:, "
+	"its last\nchange. SPEC is win:NAME (looked at through a read-only "
+	"view for a moment)\nor file:PATH. Windows does not tell who owns a "
+	"segment or which processes\nmap it.\n"
+#else
 	"Describe one segment without attaching it: size, owner, mode, "
 	"attaches and\nthe processes that map it. SPEC is posix:/NAME, "
 	"sysv:KEY, sysv:id=N,\nsysv:/PATH#PROJ, file:/PATH or fd:N (memfd: and "
 	"anon: segments have no name\nto look up from outside).\n"
+#endif
 	"\n"
 	"  --json       print one JSON object\n"
 	"  -h, --help   show this help\n";
@@ -563,34 +669,14 @@ static void print_info(const shmkit_info *in)
 	printf("mtime:    %s\n", cli_format_time(in->mtime, t));
 	if (in->flags & SHMKIT_INFO_REMOVED)
 		printf("status:   removed, still attached\n");
-	if (in->backend == SHMKIT_BACKEND_POSIX || in->backend == SHMKIT_BACKEND_FILE)
+	if (in->backend == SHMKIT_BACKEND_WIN)
+		printf("lifetime: while a process holds it (it dies with its "
+		       "last handle)\n");
+	else if (in->backend == SHMKIT_BACKEND_POSIX ||
+		 in->backend == SHMKIT_BACKEND_FILE)
 		printf("lifetime: %s%s\n",
 		       (in->flags & SHMKIT_INFO_EPHEMERAL) ? "ephemeral" : "persistent",
 		       (in->flags & SHMKIT_INFO_STALE) ? ", stale: no live process uses it" : "");
-}
-
-/*
- * What attaching spec tells (its spec, backend and size), for a build
- * whose library cannot stat (cli.h, SHMKIT_CLI_NO_LIST); the rest is
- * unknown.
- */
-static int info_by_attach(const char *spec, shmkit_info *in)
-{
-	shmkit_opts so = {.flags = SHMKIT_F_RDONLY};
-	shmkit_seg *seg;
-	int r;
-
-	r = shmkit_attach(spec, &so, &seg);
-	if (r < 0)
-		return r;
-	memset(in, 0, sizeof(*in));
-	snprintf(in->spec, sizeof(in->spec), "%s", shmkit_spec(seg));
-	in->backend = shmkit_backend_of(seg);
-	in->size = shmkit_size(seg);
-	in->nattch = -1;
-	in->nprocs = -1;
-	shmkit_detach(seg);
-	return 0;
 }
 
 int cmd_info(int argc, char **argv)
@@ -632,8 +718,6 @@ int cmd_info(int argc, char **argv)
 	if (!in)
 		return cli_err("info", -ENOMEM);
 	r = shmkit_stat(spec, in);
-	if (r == -ENOSYS)
-		r = info_by_attach(spec, in);
 	if (r < 0) {
 		free(in);
 		return cli_seg_err("info", spec, r);

@@ -265,7 +265,7 @@ int cmd_create(int argc, char **argv)
 	if (r < 0)
 		return cli_create_err(spec, size, so.flags, r);
 	if (hold) {
-		status = cli_hold(seg, cmd);
+		status = cli_hold("create", seg, cmd);
 	} else {
 		printf("%s\n", shmkit_spec(seg));
 		status = CLI_OK;
@@ -307,12 +307,6 @@ static int guard(const char *cmd, const char *spec, const char *verb)
 	if (!in)
 		return -ENOMEM;
 	r = shmkit_stat(spec, in);
-	if (r == -ENOSYS) {
-		/* This build's library cannot look (cli.h): nothing to guard
-		 * by, as with a segment whose owner nobody records. */
-		free(in);
-		return 0;
-	}
 	if (r < 0) {
 		free(in);
 		return r;

@@ -51,7 +51,15 @@ static const char top_usage[] =
 	"1)\n"
 	"  PATTERN, --backend NAME, --dir DIR\n"
 	"                      which segments, as for 'shmkit ls'\n"
-	"  -h, --help          show this help\n";
+	"  -h, --help          show this help\n"
+#ifdef _WIN32
+	"\n"
+	"On Windows: the win: segments this process can see, as 'shmkit ls' "
+	"lists\nthem (a file: channel is not listed, --dir is not available); "
+	"PROCS and\nNATTCH are '-': Windows does not tell who maps a "
+	"segment.\n"
+#endif
+	;
 
 /* One look: the listing, and the stat of each channel in it. */
 typedef struct snap {

@@ -19,24 +19,6 @@ typedef struct command {
 	const char *summary;
 } command;
 
-#if defined(SHMKIT_CLI_NO_CHAN) || defined(SHMKIT_CLI_NO_HEAP)
-/* A command whose part of the library this build lacks (cli.h). */
-static int missing(int argc, char **argv)
-{
-	(void)argc;
-	return cli_errf("%s: not in this build: shmkit's library for this "
-			"platform has no %s yet",
-			argv[0], !strcmp(argv[0], "heap") ? "heaps" : "channels");
-}
-#endif
-#ifdef SHMKIT_CLI_NO_CHAN
-#define shmkit_cli_chan missing
-#define cmd_top missing
-#endif
-#ifdef SHMKIT_CLI_NO_HEAP
-#define cmd_heap missing
-#endif
-
 static const command commands[] = {
 #ifdef _WIN32
 	{"ls", cmd_ls, "list the segments this process can see"},
@@ -85,8 +67,10 @@ static void help(FILE *f)
 	      "  file:PATH        a file mapped shared: persists, can be "
 	      "resized\n"
 	      "\n"
-	      "On Windows, who and gc are not available, and ls lists "
-	      "only what\nthis process can see.\n",
+	      "On Windows, who and gc are not available; ls and top show "
+	      "the win:\nsegments this process can see; chan works in win: "
+	      "(held by 'chan create\n--hold') and file: segments, heap in "
+	      "file: ones.\n",
 	      f);
 #else
 	fputs("\n"

@@ -21,6 +21,7 @@
  * once that row has cleaned up. Every wait for a child is bounded.
  */
 #include "../cli.h"
+#include "../demo_seg.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -34,21 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEMO_SIZE (1u << 20)
 #define DEMO_TIMEOUT_MS 5000
-#define DEMO_MAGIC 0x6f6d65646b6d6873ull /* "shmkdemo" */
-#define SYSV_KEY_BASE 0x53440000u        /* "SD": shmkit demo */
-
-/* The first 64 bytes of a demo segment; the pattern follows. */
-typedef struct demo_hdr {
-	uint64_t magic;    /* parent */
-	uint64_t expect;   /* parent: FNV-1a of the payload */
-	uint64_t seen;     /* child: FNV-1a of the payload as it saw it */
-	int32_t child_pid; /* child */
-	char reply[36];    /* child */
-} demo_hdr;
-
-_Static_assert(sizeof(demo_hdr) == 64, "demo header is 64 bytes");
+#define SYSV_KEY_BASE 0x53440000u /* "SD": shmkit demo */
 
 /* One per row, in the report page: what the child measured and saw. */
 typedef struct demo_report {
@@ -74,35 +62,6 @@ typedef struct demo_row {
 	char result[CLI_WHY_BUF + CLI_HINT_BUF];
 	int64_t create_ns, attach_ns, detach_ns, destroy_ns;
 } demo_row;
-
-/* -- pattern and checksum ------------------------------------------------ */
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static void fill_pattern(unsigned char *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed | 1;
-	size_t i;
-
-	for (i = 0; i + 8 <= n; i += 8) { /* xorshift64 */
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		memcpy(p + i, &x, 8);
-	}
-	for (; i < n; i++)
-		p[i] = (unsigned char)i;
-}
 
 /* -- warm-up ------------------------------------------------------------- */
 
@@ -147,6 +106,7 @@ static int child_main(const demo_row *row, shmkit_seg *inherited, int sock,
 		      demo_report *rep)
 {
 	shmkit_seg *seg = NULL;
+	const char *bad;
 	demo_hdr *h;
 	int64_t t0;
 	int r = 0;
@@ -175,17 +135,12 @@ static int child_main(const demo_row *row, shmkit_seg *inherited, int sock,
 		rep->attach_ns = cli_now_ns() - t0;
 	if (r < 0)
 		return child_fail(rep, "attach", r);
-	if (shmkit_size(seg) != DEMO_SIZE) {
-		(void)shmkit_detach(seg);
-		return child_fail(rep, "size differs", -EPROTO);
-	}
 	h = shmkit_addr(seg);
-	if (h->magic != DEMO_MAGIC) {
+	bad = cli_demo_check(h, shmkit_size(seg));
+	if (bad) {
 		(void)shmkit_detach(seg);
-		return child_fail(rep, "header missing", -EPROTO);
+		return child_fail(rep, bad, -EPROTO);
 	}
-	h->seen = fnv1a((const unsigned char *)(h + 1),
-			DEMO_SIZE - sizeof(*h));
 	h->child_pid = (int32_t)getpid();
 	snprintf(h->reply, sizeof(h->reply), "pong");
 
@@ -302,17 +257,6 @@ static int make_segment(demo_row *row, shmkit_seg **seg)
 	return 0;
 }
 
-static void fill_segment(shmkit_seg *seg, uint64_t seed)
-{
-	demo_hdr *h = shmkit_addr(seg);
-
-	memset(h, 0, sizeof(*h));
-	fill_pattern((unsigned char *)(h + 1), DEMO_SIZE - sizeof(*h), seed);
-	h->expect = fnv1a((const unsigned char *)(h + 1),
-			  DEMO_SIZE - sizeof(*h));
-	h->magic = DEMO_MAGIC;
-}
-
 /* Destroy, time it, and check the name is really gone. */
 static void destroy_segment(demo_row *row, shmkit_seg *seg)
 {
@@ -368,7 +312,7 @@ static void run_row(demo_row *row, demo_report *rep, uint64_t seed)
 		create_failed(row, r);
 		return;
 	}
-	fill_segment(seg, seed);
+	cli_demo_fill(shmkit_addr(seg), seed);
 	pid = fork_child(row, seg, -1, -1, rep);
 	if (pid < 0) {
 		set_result(row, "FAIL: fork: %s", strerror(errno));
@@ -407,7 +351,7 @@ static void run_passing_row(demo_row *row, demo_report *rep, uint64_t seed)
 	warm_up(row);
 	r = make_segment(row, &seg);
 	if (r == 0) {
-		fill_segment(seg, seed);
+		cli_demo_fill(shmkit_addr(seg), seed);
 		r = shmkit_send_fd(sv[0], seg);
 		if (r < 0)
 			set_result(row, "FAIL: send_fd: %s",

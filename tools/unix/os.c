@@ -166,7 +166,7 @@ static void forward(int sig)
  * the signal dispositions and mask we had; only a memfd's descriptor is
  * let through exec (every other one stays close-on-exec).
  */
-int cli_hold(shmkit_seg *seg, char **cmd)
+int cli_hold(const char *what, shmkit_seg *seg, char **cmd)
 {
 	static const int fwd[] = {SIGTERM, SIGHUP}, ign[] = {SIGINT, SIGQUIT};
 	struct sigaction sa, old[4], chld;
@@ -202,15 +202,15 @@ int cli_hold(shmkit_seg *seg, char **cmd)
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		if ((fd >= 0 && fcntl(fd, F_SETFD, 0) < 0) ||
 		    setenv("SHMKIT_SPEC", spec, 1) < 0) {
-			cli_errf("create: %s: %s", cmd[0], strerror(errno));
+			cli_errf("%s: %s: %s", what, cmd[0], strerror(errno));
 			_exit(126);
 		}
 		execvp(cmd[0], cmd);
-		cli_errf("create: %s: %s", cmd[0], strerror(errno));
+		cli_errf("%s: %s: %s", what, cmd[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	if (pid < 0) {
-		cli_errf("create: fork: %s", strerror(errno));
+		cli_errf("%s: fork: %s", what, strerror(errno));
 		sigaction(SIGCHLD, &chld, NULL);
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		return CLI_FAIL;
@@ -226,7 +226,8 @@ int cli_hold(shmkit_seg *seg, char **cmd)
 	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 		;
 	if (w < 0)
-		cli_errf("create: waiting for %s: %s", cmd[0], strerror(errno));
+		cli_errf("%s: waiting for %s: %s", what, cmd[0],
+			 strerror(errno));
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	hold_child = 0;
 	for (i = 0; i < 2; i++) {

@@ -7,7 +7,8 @@
  * SetConsoleCtrlHandler, which runs the handler on a thread of its own),
  * no /proc to name a process by, and stdin and stdout in text mode, which
  * would turn a segment's bytes 0x0a into 0x0d 0x0a: main() makes them
- * binary first. `create --hold` runs its CMD with CreateProcess and holds
+ * binary first (and a console is asked for ANSI sequences, which top
+ * uses). `create --hold` runs its CMD with CreateProcess and holds
  * the segment until CMD exits, or without CMD until Ctrl-C or the end of
  * stdin.
  */
@@ -25,8 +26,15 @@
 
 void cli_os_init(void)
 {
+	HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE);
+	DWORD mode;
+
 	_setmode(_fileno(stdin), _O_BINARY);
 	_setmode(_fileno(stdout), _O_BINARY);
+	/* top clears a console with ANSI sequences, which a console
+	 * interprets only when asked to (Windows 10 and later). */
+	if (out != INVALID_HANDLE_VALUE && GetConsoleMode(out, &mode))
+		SetConsoleMode(out, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING);
 }
 
 shmkit_uid_t cli_euid(void)
@@ -311,7 +319,7 @@ static DWORD WINAPI read_to_eof(void *arg)
 	return 0;
 }
 
-int cli_hold(shmkit_seg *seg, char **cmd)
+int cli_hold(const char *what, shmkit_seg *seg, char **cmd)
 {
 	char shown[SHMKIT_SPEC_MAX];
 	HANDLE proc, eof;
@@ -321,10 +329,11 @@ int cli_hold(shmkit_seg *seg, char **cmd)
 	cli_printable(shmkit_spec(seg), shown, sizeof(shown));
 	if (cmd) {
 		if (!SetEnvironmentVariableA("SHMKIT_SPEC", shmkit_spec(seg)))
-			return cli_errf("create: SHMKIT_SPEC: cannot set it");
+			return cli_errf("%s: SHMKIT_SPEC: cannot set it",
+					what);
 		r = cli_win_spawn(cmd, &proc);
 		if (r < 0) {
-			cli_errf("create: %s: %s", cmd[0], strerror(-r));
+			cli_errf("%s: %s: %s", what, cmd[0], strerror(-r));
 			return r == -ENOENT ? 127 : 126;
 		}
 		/* Ctrl-C reaches CMD from the console; we wait for it. */
@@ -336,9 +345,9 @@ int cli_hold(shmkit_seg *seg, char **cmd)
 	}
 	printf("%s\n", shmkit_spec(seg));
 	fflush(stdout);
-	fprintf(stderr, "shmkit: create: holding %s until Ctrl-C or the end "
+	fprintf(stderr, "shmkit: %s: holding %s until Ctrl-C or the end "
 			"of stdin (it dies with its last handle)\n",
-		shown);
+		what, shown);
 	cli_catch_stops(&hold_stop);
 	eof = CreateThread(NULL, 0, read_to_eof, NULL, 0, NULL);
 	while (!hold_stop &&
@@ -347,6 +356,6 @@ int cli_hold(shmkit_seg *seg, char **cmd)
 			Sleep(100);
 	if (eof)
 		CloseHandle(eof); /* a thread still reading ends with us */
-	fprintf(stderr, "shmkit: create: released %s\n", shown);
+	fprintf(stderr, "shmkit: %s: released %s\n", what, shown);
 	return CLI_OK;
 }

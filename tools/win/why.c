@@ -33,10 +33,13 @@ bool cli__why_platform(cli_why *w, const char *cmd, const char *spec,
 			 strchr(spec, ':') ? spec : "posix:");
 		return true;
 	}
-	if (has_prefix(spec, "win:") && err == ENOTSUP && !strcmp(cmd, "rm")) {
+	if (has_prefix(spec, "win:") && err == ENOTSUP &&
+	    (!strcmp(cmd, "rm") || !strcmp(cmd, "chan rm") ||
+	     !strcmp(cmd, "heap rm"))) {
 		w->hint = "a win: segment cannot be removed: it goes when the "
-			  "last process holding it closes it (stop the "
-			  "'shmkit create --hold' that keeps it)";
+			  "last process holding it closes it; stop the "
+			  "'shmkit create --hold' or 'chan create --hold' that "
+			  "keeps it";
 		return true;
 	}
 	if (has_prefix(spec, "win:") && err == ENOTSUP) {
