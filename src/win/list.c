@@ -20,6 +20,7 @@
 #include "win_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 #include <winternl.h>
@@ -115,6 +116,11 @@ int shmkit_stat(const char *spec, shmkit_info *ret_info)
 	return r;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Walk one object directory; prefix is "" (Local) or "Global\\". */
 static int walk_dir(const WCHAR *path, const char *prefix, shmkit_list_cb cb,
 		    void *arg, int *count)
@@ -130,6 +136,8 @@ static int walk_dir(const WCHAR *path, const char *prefix, shmkit_list_cb cb,
 	} buf;
 	ULONG ctx = 0, len;
 	BOOLEAN first = TRUE;
+	char **names = NULL;
+	size_t nnames = 0, cap = 0;
 	HANDLE d;
 	int r = 0;
 
@@ -145,11 +153,15 @@ static int walk_dir(const WCHAR *path, const char *prefix, shmkit_list_cb cb,
 	InitializeObjectAttributes(&oa, &us, 0, NULL, NULL);
 	if (open_dir(&d, DIRECTORY_QUERY_, &oa) != 0)
 		return 0; /* a directory we may not read: nothing we can see */
-	/* One entry per call: the walk never holds more than one name. */
+	/*
+	 * The names first, then the reports. The directory is read by index
+	 * (the context), so an object made or closed meanwhile shifts what
+	 * the next call returns: a name can come twice, and the sorted list
+	 * drops the repeat. The callback then runs with no enumeration open.
+	 */
 	while (query_dir(d, &buf, sizeof(buf) - sizeof(WCHAR), TRUE, first,
 			 &ctx, &len) == 0) {
 		char name[SHMKIT_SPEC_MAX];
-		shmkit_info info;
 		int n, plen = (int)strlen(prefix);
 
 		first = FALSE;
@@ -164,13 +176,39 @@ static int walk_dir(const WCHAR *path, const char *prefix, shmkit_list_cb cb,
 		if (n <= 0)
 			continue;
 		name[plen + n] = '\0';
-		if (win_info(name, &info) < 0)
-			continue; /* not ours to see, or gone meanwhile */
-		(*count)++;
-		if ((r = cb(&info, arg)) != 0)
+		if (nnames == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			char **nn = realloc(names, ncap * sizeof(*nn));
+
+			if (!nn) {
+				r = -ENOMEM;
+				break;
+			}
+			names = nn;
+			cap = ncap;
+		}
+		if (!(names[nnames] = strdup(name))) {
+			r = -ENOMEM;
 			break;
+		}
+		nnames++;
 	}
 	CloseHandle(d);
+	if (names)
+		qsort(names, nnames, sizeof(*names), cmp_name);
+	for (size_t i = 0; i < nnames && r == 0; i++) {
+		shmkit_info info;
+
+		if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+			continue;
+		if (win_info(names[i], &info) < 0)
+			continue; /* not ours to see, or gone meanwhile */
+		(*count)++;
+		r = cb(&info, arg);
+	}
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
 	return r;
 }
 
